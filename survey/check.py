@@ -1,0 +1,91 @@
+"""`survey check`: one domain's records, verdicts and problems, for a person (or as JSON).
+
+It runs exactly the scan's code path (DomainScanner) so that what a person checks by hand is what
+the survey counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from survey import psl
+from survey.domains import normalise, validate
+from survey.errors import InputError
+from survey.records.dmarc import DMARC_CODES
+from survey.records.spf import SPF_CODES
+from survey.resolver import ResolverPool, ResolverSettings, run
+from survey.scan import DomainScanner
+from survey.vendors import VendorTable
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def terminal_safe(text: str) -> str:
+    """Escape control characters (ESC sequences could drive the terminal) and raw bytes."""
+    encoded = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return encoded.translate(_CONTROL)
+
+
+def check_domains(names: list[str], settings: ResolverSettings) -> list[dict[str, Any]]:
+    domains = []
+    for name in names:
+        domain = normalise(name)
+        reason = validate(domain)
+        if reason:
+            raise InputError(f"{name!r} is not a domain name we can check: {reason}")
+        domains.append(domain)
+    return run(_check_all(domains, settings))
+
+
+async def _check_all(domains: list[str], settings: ResolverSettings) -> list[dict[str, Any]]:
+    from survey.domains import InputDomain
+
+    async with ResolverPool(settings) as pool:
+        scanner = DomainScanner(pool, psl.organizational_domain, VendorTable.load(), True)
+        verdicts = await asyncio.gather(
+            *(scanner.scan(InputDomain(d, None, None)) for d in domains)
+        )
+    return [asdict(v) for v in verdicts]
+
+
+def _meaning(code: str, table: dict[str, str]) -> str:
+    return table.get(code, "")
+
+
+def render_text(result: dict[str, Any]) -> str:
+    """A readable block for one domain."""
+    lines = [f"{result['domain']}  (organizational domain {result['org_domain']})"]
+    lines.append(f"  type {result['type'] or 'unresolved'}   report type {result['report_type']}")
+    lines.append(
+        f"  DMARC {result['dmarc_status']}"
+        f" (lookup {result['dmarc_lookup']}, source {result['dmarc_source']})"
+    )
+    if result["dmarc_record"]:
+        lines.append(f"    record: {terminal_safe(result['dmarc_record'])}")
+    lines.append(
+        f"    policy p={result['dmarc_p']} sp={result['dmarc_sp']} pct={result['dmarc_pct']}"
+        f" -> applies {result['dmarc_effective_p']}"
+    )
+    for kind in ("rua", "ruf"):
+        if result[f"dmarc_{kind}"]:
+            lines.append(
+                f"    {kind}: {', '.join(terminal_safe(u) for u in result[f'dmarc_{kind}'])}"
+                f"  vendors: {', '.join(result[f'{kind}_vendors'])}"
+            )
+    lines += _problems(result, "dmarc", DMARC_CODES)
+    lines.append(f"  SPF {result['spf_status']} (lookup {result['spf_lookup']})")
+    if result["spf_record"]:
+        lines.append(f"    record: {terminal_safe(result['spf_record'])}")
+        lines.append(f"    all: {result['spf_all']}")
+    lines += _problems(result, "spf", SPF_CODES)
+    return "\n".join(lines)
+
+
+def _problems(result: dict[str, Any], prefix: str, table: dict[str, str]) -> list[str]:
+    lines = []
+    for severity in ("errors", "warnings"):
+        for code in result[f"{prefix}_{severity}"]:
+            lines.append(f"    {severity[:-1]}: {code} — {_meaning(code, table)}")
+    return lines

@@ -1,0 +1,345 @@
+"""Pure classification: the lookup outcomes of one domain → one verdict row.
+
+No I/O. `survey.scan` asks the questions and hands the answers over in a `DomainLookups`; the
+rules for which questions are needed (`needs_org_lookup`, `authorization_names`) live here too,
+beside the rules that use their answers, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from survey.outcome import Outcome, TxtAnswer
+from survey.records.dmarc import (
+    DmarcDiscovery,
+    DmarcRecord,
+    discover,
+    parse_dmarc_record,
+    report_uri_host,
+)
+from survey.records.problem import Problem
+from survey.records.spf import discover_spf
+from survey.vendors import VendorTable
+
+OrgOf = Callable[[str], str]
+
+#: Problem codes classify adds itself (RFC 7489 §7.1 checks need DNS answers, not just text).
+RUA_UNAUTHORIZED = "rua_unauthorized"
+RUF_UNAUTHORIZED = "ruf_unauthorized"
+REPORT_AUTH_UNRESOLVED = "report_auth_unresolved"
+DISCARDED_TEXT = "discarded_text"
+MULTIPLE_RECORDS = "multiple_records"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainLookups:
+    """Every answer classify needs for one domain."""
+
+    domain: str
+    org_domain: str
+    dmarc: TxtAnswer  # TXT _dmarc.<domain>
+    spf: TxtAnswer  # TXT <domain>
+    org_dmarc: TxtAnswer | None = None  # TXT _dmarc.<org_domain>, when needs_org_lookup
+    report_auth: Mapping[str, TxtAnswer] = field(default_factory=dict)  # name → answer
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The outcome of RFC 7489 §6.6.3 policy discovery for one domain."""
+
+    status: str  # valid / invalid / absent / error
+    source: str | None  # domain / organizational
+    record: DmarcRecord | None  # the record that applies
+    texts: tuple[str, ...]  # the TXT texts at the name the verdict rests on
+    lookup: Outcome  # outcome of _dmarc.<domain>
+    org_lookup: Outcome | None
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def policy_domain_is_org(self) -> bool:
+        return self.source == "organizational"
+
+
+def needs_org_lookup(domain: str, org_domain: str, dmarc: TxtAnswer) -> bool:
+    """§6.6.3 step 3: fall back to the organizational domain when the domain has no record.
+
+    Not when the lookup failed (we do not know), nor when several records stopped discovery."""
+    if domain == org_domain or not dmarc.is_answer:
+        return False
+    found = discover(dmarc.texts)
+    return found.record is None and not _has(found.errors, MULTIPLE_RECORDS)
+
+
+def discover_policy(lookups: DomainLookups) -> Policy:
+    own = lookups.dmarc
+    if not own.is_answer:
+        return _error_policy(own.outcome, None)
+    found = discover(own.texts)
+    if found.record is not None or _has(found.errors, MULTIPLE_RECORDS):
+        return _policy_from(found, "domain", own.texts, own.outcome, None, ())
+    discarded = _discarded_codes(found)
+    org = lookups.org_dmarc
+    if lookups.domain == lookups.org_domain or org is None:
+        return _no_record(own, discarded, None)
+    if not org.is_answer:
+        return _error_policy(own.outcome, org.outcome)
+    org_found = discover(org.texts)
+    if org_found.record is None and not _has(org_found.errors, MULTIPLE_RECORDS):
+        return _no_record(own, discarded, org.outcome)
+    extra = tuple(DISCARDED_TEXT for _ in discarded)
+    return _policy_from(org_found, "organizational", org.texts, own.outcome, org.outcome, extra)
+
+
+def _policy_from(
+    found: DmarcDiscovery,
+    source: str,
+    texts: tuple[str, ...],
+    lookup: Outcome,
+    org_lookup: Outcome | None,
+    extra_warnings: tuple[str, ...],
+) -> Policy:
+    record = found.record
+    if record is None:  # several records: discovery stops, only that code counts
+        errors: tuple[str, ...] = (MULTIPLE_RECORDS,)
+        warnings = _codes(found.warnings)
+    else:
+        errors = _codes((*found.errors, *record.errors))
+        warnings = _codes((*found.warnings, *record.warnings))
+    warnings = tuple(sorted({*warnings, *extra_warnings}))
+    status = "valid" if record is not None and not errors else "invalid"
+    return Policy(status, source, record, texts, lookup, org_lookup, errors, warnings)
+
+
+def _no_record(own: TxtAnswer, discarded: tuple[str, ...], org_lookup: Outcome | None) -> Policy:
+    """No record applies: text that was published at `_dmarc` is a mistake, else absent."""
+    if discarded:
+        return Policy("invalid", "domain", None, own.texts, own.outcome, org_lookup, discarded, ())
+    return Policy("absent", None, None, own.texts, own.outcome, org_lookup, (), ())
+
+
+def _error_policy(lookup: Outcome, org_lookup: Outcome | None) -> Policy:
+    return Policy("error", None, None, (), lookup, org_lookup, (), ())
+
+
+def _discarded_codes(found: DmarcDiscovery) -> tuple[str, ...]:
+    return _codes(p for rec in found.records if not rec.is_dmarc for p in rec.errors)
+
+
+def _codes(problems: Iterable[Problem]) -> tuple[str, ...]:
+    return tuple(sorted({p.code for p in problems}))
+
+
+def _has(problems: Iterable[Problem], code: str) -> bool:
+    return any(p.code == code for p in problems)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportUris:
+    """The syntactically valid report URIs of the applied record, with host and vendor each."""
+
+    uris: tuple[str, ...]
+    hosts: tuple[str, ...]
+    vendors: tuple[str, ...]  # sorted unique
+
+
+def report_uris(
+    uris: Iterable[str], policy_domain: str, org_of: OrgOf, vendors: VendorTable
+) -> ReportUris:
+    pairs = [(u, report_uri_host(u)) for u in uris]
+    valid = [(u, h) for u, h in pairs if h]
+    hosts = tuple(dict.fromkeys(h for _, h in valid if h))
+    names = sorted({vendors.vendor_of(h, org_of(policy_domain)) for h in hosts})
+    return ReportUris(tuple(u for u, _ in valid), hosts, tuple(names))
+
+
+def policy_domain(lookups: DomainLookups, policy: Policy) -> str:
+    return lookups.org_domain if policy.policy_domain_is_org else lookups.domain
+
+
+def external_hosts(hosts: Iterable[str], policy_dom: str, org_of: OrgOf) -> tuple[str, ...]:
+    """Report hosts outside the policy domain's organization (RFC 7489 §7.1)."""
+    own_org = org_of(policy_dom)
+    return tuple(h for h in hosts if org_of(h) != own_org)
+
+
+def authorization_name(policy_dom: str, host: str) -> str:
+    """RFC 7489 §7.1: the destination authorizes reports with TXT `<d>._report._dmarc.<host>`."""
+    return f"{policy_dom}._report._dmarc.{host}"
+
+
+def authorization_names(lookups: DomainLookups, org_of: OrgOf) -> tuple[str, ...]:
+    """The §7.1 names to ask for this domain, once its policy answers are in."""
+    policy = discover_policy(lookups)
+    if policy.record is None:
+        return ()
+    dom = policy_domain(lookups, policy)
+    hosts = [report_uri_host(u) for u in (*policy.record.rua, *policy.record.ruf)]
+    external = external_hosts(dict.fromkeys(h for h in hosts if h), dom, org_of)
+    return tuple(authorization_name(dom, h) for h in external)
+
+
+def authorization_warnings(
+    kind_code: str, hosts: Iterable[str], policy_dom: str, lookups: DomainLookups, org_of: OrgOf
+) -> set[str]:
+    """Warning codes for external destinations without a valid §7.1 authorization record."""
+    found: set[str] = set()
+    for host in external_hosts(hosts, policy_dom, org_of):
+        answer = lookups.report_auth.get(authorization_name(policy_dom, host))
+        if answer is None:
+            continue  # not asked (checking switched off)
+        if not answer.is_answer:
+            found.add(REPORT_AUTH_UNRESOLVED)
+        elif not any(_authorizes(text) for text in answer.texts):
+            found.add(kind_code)
+    return found
+
+
+def _authorizes(text: str) -> bool:
+    """§7.1: the record at the authorization name must be a DMARC record (`v=DMARC1`)."""
+    return parse_dmarc_record(text).is_dmarc
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """One snapshot row (all schema columns but `scanned_at`, which the scan stamps)."""
+
+    domain: str
+    org_domain: str
+    rank: int | None
+    weight: int | None
+    dmarc_status: str
+    dmarc_source: str | None
+    dmarc_record: str | None
+    dmarc_p: str | None
+    dmarc_sp: str | None
+    dmarc_effective_p: str | None
+    dmarc_pct: int | None
+    dmarc_rua: list[str]
+    dmarc_ruf: list[str]
+    rua_hosts: list[str]
+    ruf_hosts: list[str]
+    rua_vendors: list[str]
+    ruf_vendors: list[str]
+    dmarc_errors: list[str]
+    dmarc_warnings: list[str]
+    spf_status: str
+    spf_record: str | None
+    spf_all: str | None
+    spf_errors: list[str]
+    spf_warnings: list[str]
+    type: str | None
+    report_type: str | None
+    dmarc_lookup: str
+    spf_lookup: str
+    dmarc_org_lookup: str | None
+    dmarc_record_count: int
+    spf_record_count: int
+
+
+VERDICT_FIELDS: tuple[str, ...] = tuple(Verdict.__dataclass_fields__)
+
+_TYPES = {
+    ("valid", True): "A",
+    ("invalid", True): "B",
+    ("valid", False): "C",
+    ("invalid", False): "D",
+    ("absent", True): "E",
+    ("absent", False): "F",
+}
+
+
+def domain_type(dmarc_status: str, spf_status: str) -> str | None:
+    """Type A–F (DESIGN.md); None when a lookup it needs failed: unresolved, never absent."""
+    if "error" in (dmarc_status, spf_status):
+        return None
+    return _TYPES[(dmarc_status, spf_status in ("valid", "invalid"))]
+
+
+def report_type(record: DmarcRecord | None, rua: ReportUris, ruf: ReportUris) -> str | None:
+    """A rua and ruf, B rua only, C ruf only, D neither; None when no record applies."""
+    if record is None:
+        return None
+    return {(True, True): "A", (True, False): "B", (False, True): "C", (False, False): "D"}[
+        (bool(rua.uris), bool(ruf.uris))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SpfVerdict:
+    status: str
+    record: str | None
+    all: str | None
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    count: int
+
+
+def judge_spf(answer: TxtAnswer) -> SpfVerdict:
+    if not answer.is_answer:
+        return SpfVerdict("error", None, None, (), (), 0)
+    found = discover_spf(answer.texts)
+    record = found.record
+    problems_e = (*found.errors, *(record.errors if record else ()))
+    problems_w = (*found.warnings, *(record.warnings if record else ()))
+    text = record.text if record else ("\n".join(r.text for r in found.records) or None)
+    return SpfVerdict(
+        found.status,
+        text,
+        record.all if record else None,
+        _codes(problems_e),
+        _codes(problems_w),
+        len(found.records),
+    )
+
+
+def classify(
+    lookups: DomainLookups,
+    org_of: OrgOf,
+    vendors: VendorTable,
+    rank: int | None = None,
+    weight: int | None = None,
+) -> Verdict:
+    policy = discover_policy(lookups)
+    spf = judge_spf(lookups.spf)
+    record = policy.record
+    dom = policy_domain(lookups, policy)
+    rua = report_uris(record.rua if record else (), dom, org_of, vendors)
+    ruf = report_uris(record.ruf if record else (), dom, org_of, vendors)
+    auth = authorization_warnings(RUA_UNAUTHORIZED, rua.hosts, dom, lookups, org_of)
+    auth |= authorization_warnings(RUF_UNAUTHORIZED, ruf.hosts, dom, lookups, org_of)
+    found_multiple = MULTIPLE_RECORDS in policy.errors
+    return Verdict(
+        domain=lookups.domain,
+        org_domain=lookups.org_domain,
+        rank=rank,
+        weight=weight,
+        dmarc_status=policy.status,
+        dmarc_source=policy.source,
+        dmarc_record=record.text if record else ("\n".join(policy.texts) or None),
+        dmarc_p=record.p if record else None,
+        dmarc_sp=record.sp if record else None,
+        dmarc_effective_p=record.policy(policy.policy_domain_is_org) if record else None,
+        dmarc_pct=record.pct if record else None,
+        dmarc_rua=list(record.rua) if record else [],
+        dmarc_ruf=list(record.ruf) if record else [],
+        rua_hosts=list(rua.hosts),
+        ruf_hosts=list(ruf.hosts),
+        rua_vendors=list(rua.vendors),
+        ruf_vendors=list(ruf.vendors),
+        dmarc_errors=list(policy.errors),
+        dmarc_warnings=sorted({*policy.warnings, *auth}),
+        spf_status=spf.status,
+        spf_record=spf.record,
+        spf_all=spf.all,
+        spf_errors=list(spf.errors),
+        spf_warnings=list(spf.warnings),
+        type=domain_type(policy.status, spf.status),
+        report_type=None if found_multiple else report_type(record, rua, ruf),
+        dmarc_lookup=str(policy.lookup),
+        spf_lookup=str(lookups.spf.outcome),
+        dmarc_org_lookup=str(policy.org_lookup) if policy.org_lookup else None,
+        dmarc_record_count=len(policy.texts),
+        spf_record_count=spf.count,
+    )

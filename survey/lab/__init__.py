@@ -1,0 +1,1 @@
+"""The offline lab: a synthetic zone with known truth, served on loopback only."""

@@ -1,0 +1,1 @@
+"""Pure record parsers: text in, frozen dataclass with its problems out. No I/O here."""

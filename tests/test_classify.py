@@ -1,0 +1,188 @@
+"""classify: lookup answers → verdict, per DESIGN.md and RFC 7489 §6.6.3 / §7.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from survey import psl
+from survey.classify import (
+    DomainLookups,
+    authorization_names,
+    classify,
+    domain_type,
+    needs_org_lookup,
+)
+from survey.outcome import Outcome, TxtAnswer
+from survey.vendors import VendorTable
+
+OK, NX, NODATA = Outcome.OK, Outcome.NXDOMAIN, Outcome.NODATA
+VALID_SPF = "v=spf1 -all"
+
+
+def answer(name: str, *texts: str, outcome: Outcome | None = None) -> TxtAnswer:
+    return TxtAnswer(name, outcome or (OK if texts else NODATA), tuple(texts))
+
+
+def lookups(
+    domain: str = "example.com",
+    dmarc: tuple[str, ...] | Outcome = (),
+    spf: tuple[str, ...] | Outcome = (VALID_SPF,),
+    org: tuple[str, ...] | Outcome | None = None,
+    auth: dict[str, TxtAnswer] | None = None,
+) -> DomainLookups:
+    def make(name: str, value: tuple[str, ...] | Outcome) -> TxtAnswer:
+        if isinstance(value, Outcome):
+            return TxtAnswer(name, value)
+        return answer(name, *value)
+
+    org_domain = psl.organizational_domain(domain)
+    return DomainLookups(
+        domain,
+        org_domain,
+        make(f"_dmarc.{domain}", dmarc),
+        make(domain, spf),
+        None if org is None else make(f"_dmarc.{org_domain}", org),
+        auth or {},
+    )
+
+
+def verdict(**kwargs):
+    return classify(lookups(**kwargs), psl.organizational_domain, VendorTable.load())
+
+
+@pytest.mark.parametrize(
+    ("dmarc", "spf", "expected"),
+    [
+        ("valid", "valid", "A"),
+        ("valid", "invalid", "A"),
+        ("invalid", "valid", "B"),
+        ("valid", "absent", "C"),
+        ("invalid", "absent", "D"),
+        ("absent", "valid", "E"),
+        ("absent", "invalid", "E"),
+        ("absent", "absent", "F"),
+        ("error", "valid", None),
+        ("valid", "error", None),
+        ("absent", "error", None),
+    ],
+)
+def test_domain_type_table(dmarc: str, spf: str, expected: str | None) -> None:
+    assert domain_type(dmarc, spf) == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "source", "effective", "type_", "errors"),
+    [
+        ({"dmarc": ("v=DMARC1; p=reject",)}, "valid", "domain", "reject", "A", []),
+        ({"dmarc": ("v=DMARC1; p=monitor",)}, "invalid", "domain", None, "B", ["p_invalid"]),
+        ({"dmarc": NX}, "absent", None, None, "E", []),
+        ({"dmarc": NX, "spf": NX}, "absent", None, None, "F", []),
+        ({"dmarc": ("v=spf1 -all",), "spf": ()}, "invalid", "domain", None, "D", ["spf_at_dmarc"]),
+        (
+            {"dmarc": ("v=DMARC1; p=none", "v=DMARC1; p=reject")},
+            "invalid",
+            "domain",
+            None,
+            "B",
+            ["multiple_records"],
+        ),
+        ({"dmarc": Outcome.TIMEOUT}, "error", None, None, None, []),
+        ({"dmarc": Outcome.SERVFAIL, "spf": NX}, "error", None, None, None, []),
+        ({"spf": Outcome.REFUSED}, "absent", None, None, None, []),
+    ],
+)
+def test_apex_domain(kwargs, status, source, effective, type_, errors) -> None:
+    v = verdict(**kwargs)
+    assert (v.dmarc_status, v.dmarc_source, v.dmarc_effective_p, v.type) == (
+        status,
+        source,
+        effective,
+        type_,
+    )
+    assert v.dmarc_errors == errors
+
+
+def test_failed_lookup_is_never_absent() -> None:
+    for outcome in (Outcome.TIMEOUT, Outcome.SERVFAIL, Outcome.REFUSED, Outcome.ERROR):
+        v = verdict(dmarc=outcome, spf=outcome)
+        assert v.dmarc_status == "error" and v.spf_status == "error"
+        assert v.type is None and v.report_type is None
+        assert v.dmarc_lookup == str(outcome)
+
+
+def test_subdomain_inherits_org_record_and_applies_sp() -> None:
+    v = verdict(
+        domain="mail.example.com",
+        dmarc=NX,
+        org=("v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@example.com",),
+    )
+    assert (v.dmarc_status, v.dmarc_source, v.dmarc_effective_p) == (
+        "valid",
+        "organizational",
+        "quarantine",
+    )
+    assert v.rua_vendors == ["self"] and v.report_type == "B"
+    assert v.dmarc_org_lookup == "ok"
+
+
+def test_subdomain_org_lookup_rules() -> None:
+    sub = "news.example.co.uk"
+    assert needs_org_lookup(sub, "example.co.uk", answer(f"_dmarc.{sub}", outcome=NX))
+    assert not needs_org_lookup(sub, "example.co.uk", answer("x", "v=DMARC1; p=none"))
+    assert not needs_org_lookup(sub, "example.co.uk", answer("x", outcome=Outcome.TIMEOUT))
+    several = answer("x", "v=DMARC1; p=none", "v=DMARC1; p=reject")
+    assert not needs_org_lookup(sub, "example.co.uk", several)
+    assert needs_org_lookup(sub, "example.co.uk", answer("x", "google-site-verification=abc"))
+    assert not needs_org_lookup("example.co.uk", "example.co.uk", answer("x", outcome=NX))
+
+
+def test_discarded_text_with_org_record_is_a_warning() -> None:
+    v = verdict(domain="a.example.com", dmarc=("some-token=1",), org=("v=DMARC1; p=none",))
+    assert (v.dmarc_status, v.dmarc_source) == ("valid", "organizational")
+    assert "discarded_text" in v.dmarc_warnings
+
+
+def test_discarded_text_without_org_record_is_invalid() -> None:
+    v = verdict(domain="a.example.com", dmarc=("v=spf1 -all",), org=NX)
+    assert (v.dmarc_status, v.dmarc_errors) == ("invalid", ["spf_at_dmarc"])
+
+
+def test_failed_org_lookup_is_unresolved() -> None:
+    v = verdict(domain="a.example.com", dmarc=NX, org=Outcome.TIMEOUT)
+    assert v.dmarc_status == "error" and v.type is None
+    assert v.dmarc_org_lookup == "timeout"
+
+
+def test_report_types_and_vendors() -> None:
+    record = (
+        "v=DMARC1; p=none; rua=mailto:x@rua.agari.com,mailto:y@example.com;"
+        " ruf=mailto:z@ag.dmarcian.com"
+    )
+    v = verdict(dmarc=(record,))
+    assert v.report_type == "A"
+    assert v.rua_vendors == ["Agari", "self"] and v.ruf_vendors == ["dmarcian"]
+    assert v.rua_hosts == ["rua.agari.com", "example.com"]
+
+
+def test_report_authorization_rfc7489_7_1() -> None:
+    record = "v=DMARC1; p=none; rua=mailto:a@rua.agari.com,mailto:b@reports.example.net"
+    base = lookups(dmarc=(record,))
+    names = authorization_names(base, psl.organizational_domain)
+    assert names == (
+        "example.com._report._dmarc.rua.agari.com",
+        "example.com._report._dmarc.reports.example.net",
+    )
+    auth = {names[0]: answer(names[0], "v=DMARC1"), names[1]: answer(names[1], outcome=NX)}
+    v = verdict(dmarc=(record,), auth=auth)
+    assert v.dmarc_status == "valid"
+    assert "rua_unauthorized" in v.dmarc_warnings
+    auth[names[1]] = answer(names[1], outcome=Outcome.TIMEOUT)
+    v = verdict(dmarc=(record,), auth=auth)
+    assert "report_auth_unresolved" in v.dmarc_warnings
+    assert "rua_unauthorized" not in v.dmarc_warnings
+
+
+def test_spf_several_records_is_invalid_not_absent() -> None:
+    v = verdict(dmarc=NX, spf=("v=spf1 -all", "v=spf1 ~all"))
+    assert (v.spf_status, v.type, v.spf_record_count) == ("invalid", "E", 2)
+    assert v.spf_errors == ["multiple_records"]
