@@ -147,11 +147,12 @@ class ReportUris:
 def report_uris(
     uris: Iterable[str], policy_domain: str, org_of: OrgOf, vendors: VendorTable
 ) -> ReportUris:
-    pairs = [(u, report_uri_host(u)) for u in uris]
-    valid = [(u, h) for u, h in pairs if h]
-    hosts = tuple(dict.fromkeys(h for _, h in valid if h))
+    """`uris` are the record's syntactically valid URIs; a valid URI of a scheme without a
+    host (rare) counts for the report type but names no vendor."""
+    valid = tuple(uris)
+    hosts = tuple(dict.fromkeys(h for h in map(report_uri_host, valid) if h))
     names = sorted({vendors.vendor_of(h, org_of(policy_domain)) for h in hosts})
-    return ReportUris(tuple(u for u, _ in valid), hosts, tuple(names))
+    return ReportUris(valid, hosts, tuple(names))
 
 
 def policy_domain(lookups: DomainLookups, policy: Policy) -> str:
@@ -175,7 +176,7 @@ def authorization_names(lookups: DomainLookups, org_of: OrgOf) -> tuple[str, ...
     if policy.record is None:
         return ()
     dom = policy_domain(lookups, policy)
-    hosts = [report_uri_host(u) for u in (*policy.record.rua, *policy.record.ruf)]
+    hosts = [report_uri_host(u) for u in (*policy.record.valid_rua, *policy.record.valid_ruf)]
     external = external_hosts(dict.fromkeys(h for h in hosts if h), dom, org_of)
     return tuple(authorization_name(dom, h) for h in external)
 
@@ -305,8 +306,8 @@ def classify(
     spf = judge_spf(lookups.spf)
     record = policy.record
     dom = policy_domain(lookups, policy)
-    rua = report_uris(record.rua if record else (), dom, org_of, vendors)
-    ruf = report_uris(record.ruf if record else (), dom, org_of, vendors)
+    rua = report_uris(record.valid_rua if record else (), dom, org_of, vendors)
+    ruf = report_uris(record.valid_ruf if record else (), dom, org_of, vendors)
     auth = authorization_warnings(RUA_UNAUTHORIZED, rua.hosts, dom, lookups, org_of)
     auth |= authorization_warnings(RUF_UNAUTHORIZED, ruf.hosts, dom, lookups, org_of)
     found_multiple = MULTIPLE_RECORDS in policy.errors

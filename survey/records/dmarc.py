@@ -1,0 +1,361 @@
+"""DMARC policy records (RFC 7489): parse one TXT text, and discover the record that applies.
+
+Follows the ABNF of RFC 7489 §6.4, the tag semantics of §6.3 and policy discovery of §6.6.3.
+Pure: text in, `DmarcRecord` out, every problem collected as a `Problem(code, context)`.
+Report URIs are checked against RFC 3986 (URI), RFC 6068 (mailto) and RFC 5322 (addr-spec).
+"""
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from survey.records.problem import Problem
+from survey.records.tagvalue import Tag, excerpt, raw_byte_problem, split_tags
+
+DMARC_ERRORS: dict[str, str] = {
+    "not_dmarc": "text at _dmarc that is not a DMARC record at all (e.g. a verification token)",
+    "spf_at_dmarc": "an SPF record (v=spf1) published at _dmarc instead of a DMARC record",
+    "v_not_first": "a v=DMARC1 tag is present but is not the first tag, so the record is discarded",
+    "v_invalid": "the first tag is v but its value is not exactly DMARC1 (e.g. dmarc1, DMARC2)",
+    "multiple_records": "more than one DMARC record at the same name: no policy applies",
+    "p_missing": "the required p (policy) tag is missing",
+    "p_not_second": "the p tag is not the second tag, right after v (RFC 7489 §6.4 order)",
+    "p_invalid": "p is not none, quarantine or reject (e.g. monitor, quarentena)",
+    "sp_invalid": "sp is not none, quarantine or reject",
+    "pct_invalid": "pct is not an integer from 0 to 100",
+    "adkim_invalid": "adkim is not r or s",
+    "aspf_invalid": "aspf is not r or s",
+    "fo_invalid": "fo is not a colon-separated list of 0, 1, d and s",
+    "rf_invalid": "rf is not a colon-separated list of registered report formats (afrf)",
+    "ri_invalid": "ri is not an unsigned 32-bit integer",
+    "rua_invalid": "a rua entry is not a URI with an optional !size (mailto needs an address)",
+    "ruf_invalid": "a ruf entry is not a URI with an optional !size (mailto needs an address)",
+    "tag_syntax": "a part is not name=value (e.g. p:reject, p reject) or has bad characters",
+    "duplicate_tag": "the same tag appears more than once",
+}
+DMARC_WARNINGS: dict[str, str] = {
+    "unknown_tag": "a tag DMARC does not define; receivers ignore it",
+    "discarded_text": "a non-DMARC TXT text beside the DMARC record at the same name (ignored)",
+    "report_uri_not_mailto": "a report URI with a scheme other than mailto (few receivers use it)",
+    "rua_unauthorized": "an external rua destination did not authorize the reports (RFC 7489 §7.1)",
+    "ruf_unauthorized": "an external ruf destination did not authorize the reports (RFC 7489 §7.1)",
+    "report_auth_unresolved": "the authorization lookup for an external destination failed (§7.1)",
+    "non_utf8": "the record holds bytes that are not valid UTF-8",
+}
+DMARC_CODES: dict[str, str] = DMARC_ERRORS | DMARC_WARNINGS
+
+_POLICIES = frozenset({"none", "quarantine", "reject"})
+_ALIGNMENT = frozenset({"r", "s"})
+#: The IANA "DMARC Report Format" registry (RFC 7489 §11.4): rf values MUST be listed there.
+REGISTERED_REPORT_FORMATS = frozenset({"afrf"})
+_UINT32_MAX = 2**32 - 1
+_V_DMARC1_ANYWHERE = re.compile(r"v[ \t]*=[ \t]*dmarc1", re.IGNORECASE)
+_FO = re.compile(r"[01ds](?:[ \t]*:[ \t]*[01ds])*", re.IGNORECASE)
+_KEYWORD = re.compile(r"[A-Za-z0-9-]*[A-Za-z0-9]")  # RFC 5321 §4.1.2 Keyword (Ldh-str)
+_SIZE = re.compile(r"[0-9]+[kmgt]?", re.IGNORECASE)  # RFC 7489 §6.4 dmarc-uri "!" size
+
+# RFC 3986 §3 URI, ASCII only. "," and "!" never reach here: RFC 7489 §6.4 makes them be
+# percent-encoded, so the rua/ruf value is split on them first.
+_UNRESERVED = r"A-Za-z0-9\-._~"
+_SUB_DELIMS = r"!$&'()*+,;="
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
+_IP_LITERAL = rf"\[(?:[0-9A-Fa-f:.]+|[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+)\]"
+_REG_NAME = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*"
+_AUTHORITY = (
+    rf"(?:(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@)?"
+    rf"(?P<host>{_IP_LITERAL}|{_REG_NAME})(?::[0-9]*)?"
+)
+_HIER_PART = (
+    rf"(?://{_AUTHORITY}(?:/{_PCHAR}*)*"  # "//" authority path-abempty
+    rf"|/(?:{_PCHAR}+(?:/{_PCHAR}*)*)?"  # path-absolute
+    rf"|{_PCHAR}+(?:/{_PCHAR}*)*"  # path-rootless
+    r"|)"  # path-empty
+)
+_QUERY = rf"(?:{_PCHAR}|[/?])*"
+_URI = re.compile(
+    rf"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?P<hier>{_HIER_PART})(?:\?{_QUERY})?(?:#{_QUERY})?"
+)
+# RFC 6068 §2 `to = addr-spec *("," addr-spec)`, after percent-decoding; RFC 5322 §3.2.3/§3.4.1
+# dot-atom-text and quoted-string. The domain must be a dot-atom: a report needs a domain.
+_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_QUOTED = r'"(?:[ \t\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e\t])*"'
+_ADDR_SPEC = rf"(?:{_DOT_ATOM}|{_QUOTED})@{_DOT_ATOM}"
+_MAILTO_TO = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?P<domain>{_DOT_ATOM})(?:,{_ADDR_SPEC})*")
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcRecord:
+    """One TXT text from a `_dmarc` name, parsed (RFC 7489 §6.3, §6.4).
+
+    `is_dmarc` is False for texts that §6.6.3 step 3 discards; they carry exactly one of
+    `not_dmarc`, `spf_at_dmarc`, `v_not_first`, `v_invalid` and no parsed tags.
+    Tag fields hold the first occurrence; `p`, `sp`, `adkim`, `aspf` are lower-cased.
+    """
+
+    text: str
+    is_dmarc: bool
+    p: str | None = None
+    sp: str | None = None
+    pct: int | None = None
+    rua: tuple[str, ...] = ()
+    ruf: tuple[str, ...] = ()
+    adkim: str | None = None
+    aspf: str | None = None
+    fo: str | None = None
+    rf: str | None = None
+    ri: str | None = None
+    tags: tuple[Tag, ...] = ()
+    errors: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def valid_rua(self) -> tuple[str, ...]:
+        """The rua URIs that are syntactically valid (RFC 7489 §6.4 dmarc-uri)."""
+        return tuple(uri for uri in self.rua if report_uri_problem(uri) is None)
+
+    @property
+    def valid_ruf(self) -> tuple[str, ...]:
+        """The ruf URIs that are syntactically valid (RFC 7489 §6.4 dmarc-uri)."""
+        return tuple(uri for uri in self.ruf if report_uri_problem(uri) is None)
+
+    def policy(self, from_organizational: bool) -> str | None:
+        """The policy a receiver applies (RFC 7489 §6.6.3 step 6), or None for no DMARC.
+
+        With a valid `p` (and `sp` absent or valid): `sp` for a record found at the
+        organizational domain when it has one, else `p`. Otherwise a record with at least one
+        valid rua URI acts as `p=none`, and any other record means no DMARC processing.
+        """
+        if not self.is_dmarc:
+            return None
+        if self.p in _POLICIES and (self.sp is None or self.sp in _POLICIES):
+            return self.sp if from_organizational and self.sp is not None else self.p
+        return "none" if self.valid_rua else None
+
+
+@dataclass(frozen=True, slots=True)
+class DmarcDiscovery:
+    """What the TXT texts at one `_dmarc` name amount to (RFC 7489 §6.6.3 steps 3-5)."""
+
+    records: tuple[DmarcRecord, ...]  # every text, parsed
+    record: DmarcRecord | None  # the one DMARC record that applies, if exactly one
+    errors: tuple[Problem, ...]  # discovery-level: multiple_records
+    warnings: tuple[Problem, ...]  # discovery-level: discarded_text
+    published: bool  # any TXT text at all
+
+
+def discover(texts: Sequence[str]) -> DmarcDiscovery:
+    """Parse every text and pick the applying record (RFC 7489 §6.6.3 steps 3-5).
+
+    Non-DMARC texts are discarded (a `discarded_text` warning when a DMARC record stands
+    beside them); several DMARC records end discovery with `multiple_records` alone.
+    """
+    records = tuple(parse_dmarc_record(text) for text in texts)
+    dmarc = [record for record in records if record.is_dmarc]
+    errors: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
+    if len(dmarc) > 1:
+        errors = (Problem("multiple_records", f"{len(dmarc)} DMARC records"),)
+    elif dmarc:
+        warnings = tuple(
+            Problem("discarded_text", f"{record.errors[0].code}: '{excerpt(record.text)}'")
+            for record in records
+            if not record.is_dmarc
+        )
+    only = dmarc[0] if len(dmarc) == 1 else None
+    return DmarcDiscovery(records, only, errors, warnings, published=bool(texts))
+
+
+def parse_dmarc_record(text: str) -> DmarcRecord:
+    """Parse one TXT text from a `_dmarc` name; never raises (RFC 7489 §6.3, §6.4)."""
+    discard = _discard_reason(text)
+    if discard is not None:
+        return DmarcRecord(text=text, is_dmarc=False, errors=(discard,))
+    tags, lexer_problems = split_tags(text)
+    firsts = _first_occurrences(tags)
+    first = {name: tag.value for name, tag in firsts.items()}
+    errors = [*lexer_problems, *_order_problems(tags)]
+    warnings = [found for found in [raw_byte_problem(text)] if found is not None]
+    for found in _tag_problems(firsts.values()):
+        (warnings if found.code in DMARC_WARNINGS else errors).append(found)
+    return DmarcRecord(
+        text=text,
+        is_dmarc=True,
+        p=_lower(first.get("p")),
+        sp=_lower(first.get("sp")),
+        pct=_pct_value(first.get("pct")),
+        rua=_split_uris(first.get("rua")),
+        ruf=_split_uris(first.get("ruf")),
+        adkim=_lower(first.get("adkim")),
+        aspf=_lower(first.get("aspf")),
+        fo=first.get("fo"),
+        rf=first.get("rf"),
+        ri=first.get("ri"),
+        tags=tags,
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+    )
+
+
+def _discard_reason(text: str) -> Problem | None:
+    """Why §6.6.3 step 3 discards the text (it must start with `v=DMARC1`), or None."""
+    shown = f"'{excerpt(text)}'"
+    if text.lstrip(" \t").lower().startswith("v=spf1"):
+        return Problem("spf_at_dmarc", shown)
+    first_tags, _ = split_tags(text.partition(";")[0])
+    if first_tags and first_tags[0].name == "v":
+        if first_tags[0].value == "DMARC1":  # %x44 %x4d %x41 %x52 %x43 %x31: case-sensitive
+            return None
+        return Problem("v_invalid", f"v={excerpt(first_tags[0].value)}")
+    if _V_DMARC1_ANYWHERE.search(text):
+        return Problem("v_not_first", shown)
+    return Problem("not_dmarc", shown)
+
+
+def _first_occurrences(tags: tuple[Tag, ...]) -> dict[str, Tag]:
+    """Each tag name once, its first occurrence, in record order (the lexer reports the
+    duplicates)."""
+    firsts: dict[str, Tag] = {}
+    for tag in tags:
+        firsts.setdefault(tag.name, tag)
+    return firsts
+
+
+def _tag_problems(tags: Iterable[Tag]) -> list[Problem]:
+    """Each tag's value checked (§6.3, §6.4); unknown tags are ignored by receivers (§6.3)."""
+    problems = []
+    for tag in tags:
+        check = _TAG_CHECKS.get(tag.name)
+        if check is None:
+            problems.append(Problem("unknown_tag", f"tag {tag.raw_name!r}"))
+        else:
+            problems.extend(check(tag))
+    return problems
+
+
+def _order_problems(tags: tuple[Tag, ...]) -> list[Problem]:
+    """`p` is required (§6.3) and comes right after `v` (§6.4 dmarc-record order)."""
+    names = [tag.name for tag in tags]
+    if "p" not in names:
+        return [Problem("p_missing", "no p tag")]
+    where = names.index("p")
+    if where != 1:
+        return [
+            Problem("p_not_second", f"p is tag {where + 1}, after {tags[where - 1].raw_name!r}")
+        ]
+    return []
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+def _pct_value(value: str | None) -> int | None:
+    """pct as an int when it is `1*3DIGIT` (§6.4) in 0..100 (§6.3), else None."""
+    if value is None or not re.fullmatch(r"[0-9]{1,3}", value):
+        return None
+    number = int(value)
+    return number if number <= 100 else None
+
+
+def _split_uris(value: str | None) -> tuple[str, ...]:
+    """`dmarc-uri *(*WSP "," *WSP dmarc-uri)` (§6.4), as written; empty entries left out."""
+    if value is None:
+        return ()
+    return tuple(part for part in (item.strip(" \t\r\n") for item in value.split(",")) if part)
+
+
+def report_uri_problem(uri: str) -> str | None:
+    """Why `uri` is not a valid `dmarc-uri` (RFC 7489 §6.4), or None when it is valid."""
+    address, bang, size = uri.partition("!")
+    if bang and not _SIZE.fullmatch(size):
+        return f"bad size '!{excerpt(size)}'"
+    match = _URI.fullmatch(address)
+    if match is None:
+        return "not a URI (RFC 3986)" if ":" in address else "not a URI: no scheme"
+    if match["scheme"].lower() == "mailto" and _mailto_domain(match["hier"]) is None:
+        return "mailto without a valid address (RFC 6068)"
+    return None
+
+
+def report_uri_host(uri: str) -> str | None:
+    """The host a report URI sends to: the mailto domain, or the http(s) host; lower-cased,
+    without a trailing dot. None when the URI is invalid or has no such host."""
+    if report_uri_problem(uri) is not None:
+        return None
+    match = _URI.fullmatch(uri.partition("!")[0])
+    if match is None:  # not reached: a valid report URI matches
+        return None
+    scheme = match["scheme"].lower()
+    if scheme == "mailto":
+        host = _mailto_domain(match["hier"])
+    elif scheme in ("http", "https"):
+        host = match["host"]
+    else:
+        host = None
+    return (host.lower().rstrip(".") or None) if host else None
+
+
+def _mailto_domain(hier_part: str) -> str | None:
+    """The domain of the first addr-spec of a mailto URI's `to` (RFC 6068 §2), or None."""
+    raw = unquote_to_bytes(hier_part)
+    if not raw.isascii():
+        return None
+    match = _MAILTO_TO.fullmatch(raw.decode("ascii"))
+    return None if match is None else match["domain"]
+
+
+def _uri_list_problems(tag: Tag) -> list[Problem]:
+    """rua/ruf: every entry a valid dmarc-uri; other schemes than mailto are a warning."""
+    entries = [item.strip(" \t\r\n") for item in tag.value.split(",")]
+    problems = []
+    for entry in entries:
+        reason = report_uri_problem(entry) if entry else "empty entry"
+        if reason is not None:
+            problems.append(Problem(f"{tag.name}_invalid", f"'{excerpt(entry)}': {reason}"))
+        elif not entry.lower().startswith("mailto:"):
+            problems.append(Problem("report_uri_not_mailto", f"{tag.name}: '{excerpt(entry)}'"))
+    return problems
+
+
+def _check(code: str, is_valid: Callable[[str], bool]) -> Callable[[Tag], list[Problem]]:
+    """A tag check that reports `code` with the offending value when `is_valid` fails."""
+
+    def check(tag: Tag) -> list[Problem]:
+        if is_valid(tag.value):
+            return []
+        return [Problem(code, f"{tag.raw_name}={excerpt(tag.value)}")]
+
+    return check
+
+
+def _is_uint32(value: str) -> bool:
+    """`ri` (§6.3): 1*DIGIT holding an unsigned 32-bit value, leading zeros allowed."""
+    digits = value.lstrip("0") or "0"
+    return bool(re.fullmatch(r"[0-9]{1,10}", digits)) and int(digits) <= _UINT32_MAX
+
+
+def _is_rf(value: str) -> bool:
+    """`Keyword *(*WSP ":" Keyword)` (§6.4) of registered formats (§6.3 rf: MUST be listed)."""
+    keywords = value.split(":")
+    firsts, last = [word.rstrip(" \t") for word in keywords[:-1]], keywords[-1]
+    return all(
+        _KEYWORD.fullmatch(word) and word.lower() in REGISTERED_REPORT_FORMATS
+        for word in [*firsts, last]
+    )
+
+
+_TAG_CHECKS: dict[str, Callable[[Tag], list[Problem]]] = {
+    "v": lambda tag: [],  # checked by _discard_reason
+    "p": _check("p_invalid", lambda value: value.lower() in _POLICIES),
+    "sp": _check("sp_invalid", lambda value: value.lower() in _POLICIES),
+    "pct": _check("pct_invalid", lambda value: _pct_value(value) is not None),
+    "adkim": _check("adkim_invalid", lambda value: value.lower() in _ALIGNMENT),
+    "aspf": _check("aspf_invalid", lambda value: value.lower() in _ALIGNMENT),
+    "fo": _check("fo_invalid", lambda value: _FO.fullmatch(value) is not None),
+    "rf": _check("rf_invalid", _is_rf),
+    "ri": _check("ri_invalid", _is_uint32),
+    "rua": _uri_list_problems,
+    "ruf": _uri_list_problems,
+}

@@ -1,0 +1,408 @@
+"""The resolver pool against tests/dnsstub.py on 127.0.0.1: every outcome from a real packet
+exchange, TXT assembly, TCP fallback, retries, de-duplication, the concurrency bound, and the
+qps token bucket as a pure unit."""
+
+import asyncio
+import itertools
+import socket
+from collections import Counter
+from collections.abc import Iterator
+
+import pycares
+import pytest
+
+from survey.errors import InputError, ResolverError
+from survey.outcome import Outcome, TxtAnswer
+from survey.resolver import (
+    OUTCOME_BY_STATUS,
+    ResolverPool,
+    ResolverSettings,
+    TokenBucket,
+    outcome_of_errno,
+    parse_nameserver,
+    run,
+)
+from tests.dnsstub import DnsStub, Fault
+
+pytestmark = pytest.mark.timeout(30)
+
+BIG = [[bytes([ord("a") + i]) * 200] for i in range(8)]  # 8 RRs, about 1.7 kB on the wire
+TXT = {
+    "ok.test": [[b"hello"]],
+    "split.test": [[b"v=spf1 ", b"include:_spf.example.net", b" -all"]],
+    "two.test": [[b"first"], [b"second"]],
+    "big.test": BIG,
+    "target.test": [[b"v=DMARC1; p=reject"]],
+    "binary.test": [[b"v=DMARC1; p=\xff\xfe; rua=mailto:d@\xe9xample.org"]],
+}
+CNAMES = {"alias.test": "target.test", "chain.test": "alias.test", "to-nodata.test": "nodata.test"}
+CNAMES |= {"dangling.test": "missing.test", "loop-a.test": "loop-b.test"}
+CNAMES |= {"loop-b.test": "loop-a.test"}
+
+
+@pytest.fixture
+def stub() -> Iterator[DnsStub]:
+    with DnsStub(TXT, nodata=["nodata.test"], cnames=CNAMES) as server:
+        yield server
+
+
+def settings_for(stub: DnsStub, **overrides: object) -> ResolverSettings:
+    values: dict = {"timeout": 0.3, "tries": 1, "backoff": 0.01} | overrides
+    return ResolverSettings(nameservers=(stub.nameserver,), **values)
+
+
+def ask(settings: ResolverSettings, *names: str) -> list[TxtAnswer]:
+    async def main() -> list[TxtAnswer]:
+        async with ResolverPool(settings) as pool:
+            return list(await asyncio.gather(*(pool.txt(n) for n in names)))
+
+    return run(main())
+
+
+def ask_one(stub: DnsStub, name: str, **overrides: object) -> TxtAnswer:
+    return ask(settings_for(stub, **overrides), name)[0]
+
+
+# -- outcomes, each from a packet exchange ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fault", "outcome", "texts"),
+    [
+        ("ok.test", None, Outcome.OK, ("hello",)),
+        ("nx.test", None, Outcome.NXDOMAIN, ()),
+        ("nodata.test", None, Outcome.NODATA, ()),
+        ("ok.test", Fault.SERVFAIL, Outcome.SERVFAIL, ()),
+        ("ok.test", Fault.REFUSED, Outcome.REFUSED, ()),
+        ("ok.test", Fault.DROP, Outcome.TIMEOUT, ()),
+        ("ok.test", Fault.MALFORMED, Outcome.ERROR, ()),
+        ("ok.test", Fault.NOTIMP, Outcome.ERROR, ()),
+    ],
+)
+def test_outcome_of_a_reply(
+    stub: DnsStub, name: str, fault: Fault | None, outcome: Outcome, texts: tuple[str, ...]
+) -> None:
+    if fault is not None:
+        stub.fail(name, fault)
+    answer = ask_one(stub, name)
+    assert (answer.name, answer.outcome, answer.texts, answer.tries) == (name, outcome, texts, 1)
+    assert stub.count(name, "udp") == 1
+
+
+def test_a_name_that_cannot_go_on_the_wire_is_an_error(stub: DnsStub) -> None:
+    answer = ask_one(stub, "x" * 64 + ".test")  # a label over 63 octets (RFC 1035 §2.3.4)
+    assert answer.outcome is Outcome.ERROR
+    assert stub.log == []
+
+
+def test_a_port_where_nothing_listens_is_never_an_answer() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = ResolverSettings(nameservers=(f"127.0.0.1:{port}",), timeout=0.2, tries=2)
+    (answer,) = ask(settings, "ok.test")
+    assert answer.outcome in {Outcome.TIMEOUT, Outcome.ERROR}
+
+
+# -- TXT assembly ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "texts"),
+    [
+        ("split.test", ("v=spf1 include:_spf.example.net -all",)),  # RFC 7208 §3.3
+        ("two.test", ("first", "second")),  # one text per RR
+    ],
+)
+def test_character_strings_joined_per_record(stub: DnsStub, name: str, texts: tuple) -> None:
+    answer = ask_one(stub, name)
+    assert answer.outcome is Outcome.OK
+    assert sorted(answer.texts) == sorted(texts)
+
+
+def test_non_utf8_bytes_survive(stub: DnsStub) -> None:
+    (text,) = ask_one(stub, "binary.test").texts
+    assert text.encode("utf-8", "surrogateescape") == TXT["binary.test"][0][0]
+
+
+@pytest.mark.parametrize(
+    ("name", "outcome", "texts"),
+    [
+        ("alias.test", Outcome.OK, ("v=DMARC1; p=reject",)),
+        ("chain.test", Outcome.OK, ("v=DMARC1; p=reject",)),  # two CNAMEs deep
+        ("to-nodata.test", Outcome.NODATA, ()),  # the answer holds only the CNAME
+        ("dangling.test", Outcome.NXDOMAIN, ()),
+        ("loop-a.test", Outcome.NODATA, ()),
+    ],
+)
+def test_cname_followed(stub: DnsStub, name: str, outcome: Outcome, texts: tuple) -> None:
+    answer = ask_one(stub, name)
+    assert (answer.outcome, answer.texts) == (outcome, texts)
+
+
+@pytest.mark.parametrize(
+    ("udp_max_payload", "records"),
+    [(512, BIG[:3]), (1232, BIG)],  # over 512 bytes; over the EDNS payload c-ares offers
+)
+def test_truncated_answer_arrives_whole_over_tcp(udp_max_payload: int, records: list) -> None:
+    with DnsStub({"big.test": records}, udp_max_payload=udp_max_payload) as stub:
+        answer = ask_one(stub, "big.test")
+        assert answer.outcome is Outcome.OK
+        assert sorted(answer.texts) == sorted(r[0].decode() for r in records)
+        assert (stub.count("big.test", "udp"), stub.count("big.test", "tcp")) == (1, 1)
+
+
+def test_queries_offer_edns(stub: DnsStub) -> None:
+    ask_one(stub, "ok.test")
+    assert [q.edns_payload for q in stub.log] == [1232]  # c-ares' default, kept (RFC 6891)
+
+
+# -- retries ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failures", "tries", "outcome", "queries"),
+    [(2, 3, Outcome.OK, 3), (3, 3, Outcome.SERVFAIL, 3), (1, 1, Outcome.SERVFAIL, 1)],
+)
+def test_servfail_is_retried_within_tries(
+    stub: DnsStub, failures: int, tries: int, outcome: Outcome, queries: int
+) -> None:
+    stub.fail("ok.test", Fault.SERVFAIL, times=failures)
+    answer = ask_one(stub, "ok.test", tries=tries)
+    assert (answer.outcome, answer.tries) == (outcome, queries)
+    assert stub.count("ok.test") == queries
+
+
+@pytest.mark.parametrize(
+    ("name", "fault", "outcome"),
+    [
+        ("nx.test", None, Outcome.NXDOMAIN),
+        ("nodata.test", None, Outcome.NODATA),
+        ("ok.test", Fault.REFUSED, Outcome.REFUSED),
+        ("ok.test", Fault.MALFORMED, Outcome.ERROR),
+    ],
+)
+def test_definite_outcomes_are_not_retried(
+    stub: DnsStub, name: str, fault: Fault | None, outcome: Outcome
+) -> None:
+    if fault is not None:
+        stub.fail(name, fault)
+    answer = ask_one(stub, name, tries=3)
+    assert (answer.outcome, answer.tries, stub.count(name)) == (outcome, 1, 1)
+
+
+def test_dropped_query_times_out_after_exactly_tries(stub: DnsStub) -> None:
+    stub.fail("ok.test", Fault.DROP)
+    answer = ask_one(stub, "ok.test", tries=3, timeout=0.2)
+    assert (answer.outcome, answer.tries) == (Outcome.TIMEOUT, 3)
+    assert stub.count("ok.test") == 3
+
+
+@pytest.mark.parametrize("fault", [Fault.SERVFAIL, Fault.REFUSED, Fault.DROP])
+def test_a_failing_nameserver_is_skipped_within_one_try(fault: Fault) -> None:
+    # c-ares asks the next nameserver itself (tries=1 means once per nameserver).
+    names = [f"n{i}.test" for i in range(10)]
+    table = {n: [[b"x"]] for n in names}
+    with DnsStub(table) as good, DnsStub(table) as bad:
+        for name in names:
+            bad.fail(name, fault)
+        settings = ResolverSettings(nameservers=(bad.nameserver, good.nameserver), timeout=0.3)
+        answers = ask(settings, *names)
+        assert {(a.outcome, a.tries) for a in answers} == {(Outcome.OK, 1)}
+        assert len(good.log) == len(names)
+
+
+# -- the pool --------------------------------------------------------------------------------
+
+
+def test_identical_inflight_questions_are_asked_once(stub: DnsStub) -> None:
+    settings = settings_for(stub)
+
+    async def main() -> tuple[list[TxtAnswer], Counter[Outcome]]:
+        async with ResolverPool(settings) as pool:
+            answers = await asyncio.gather(*(pool.txt("ok.test") for _ in range(100)))
+            return answers, pool.stats
+
+    answers, stats = run(main())
+    assert stub.count("ok.test") == 1
+    assert set(answers) == {TxtAnswer("ok.test", Outcome.OK, ("hello",), 1)}
+    assert stats == Counter({Outcome.OK: 1})
+
+
+def test_a_finished_question_is_asked_again(stub: DnsStub) -> None:
+    settings = settings_for(stub)
+
+    async def main() -> Counter[Outcome]:
+        async with ResolverPool(settings) as pool:
+            await pool.txt("ok.test")
+            await pool.txt("ok.test")
+            await pool.txt("nx.test")
+            return pool.stats
+
+    assert run(main()) == Counter({Outcome.OK: 2, Outcome.NXDOMAIN: 1})
+    assert stub.count("ok.test") == 2
+
+
+@pytest.mark.parametrize(("concurrency", "bounded"), [(3, True), (50, False)])
+def test_concurrency_bound(concurrency: int, bounded: bool) -> None:
+    names = [f"n{i}.test" for i in range(12)]
+    with DnsStub({n: [[b"x"]] for n in names}, delay=0.05) as stub:
+        settings = settings_for(stub, concurrency=concurrency, timeout=2.0)
+        answers = ask(settings, *names)
+        assert {a.outcome for a in answers} == {Outcome.OK}
+        assert stub.max_outstanding > 1  # the delayed answers did overlap
+        assert (stub.max_outstanding <= 3) is bounded  # the unbounded run shows the stub sees it
+
+
+def test_qps_cap_still_answers(stub: DnsStub) -> None:
+    answers = ask(settings_for(stub, qps=500.0), "ok.test", "two.test", "nx.test")
+    assert [a.outcome for a in answers] == [Outcome.OK, Outcome.OK, Outcome.NXDOMAIN]
+
+
+def test_closed_pool_refuses_questions() -> None:
+    async def main() -> None:
+        pool = ResolverPool(ResolverSettings(nameservers=("127.0.0.1:9",)))
+        await pool.close()
+        await pool.txt("ok.test")
+
+    with pytest.raises(ResolverError, match="closed"):
+        run(main())
+
+
+def test_run_uses_uvloop() -> None:
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run(loop_module()).startswith("uvloop")
+
+
+# -- outcome mapping -------------------------------------------------------------------------
+
+
+def test_every_cares_status_has_an_outcome() -> None:
+    statuses = set(pycares.errno.errorcode) - {pycares.errno.ARES_SUCCESS}
+    assert statuses == set(OUTCOME_BY_STATUS)
+    assert outcome_of_errno(10_000) is Outcome.ERROR
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (pycares.errno.ARES_ENOTFOUND, Outcome.NXDOMAIN),
+        (pycares.errno.ARES_ENODATA, Outcome.NODATA),
+        (pycares.errno.ARES_ESERVFAIL, Outcome.SERVFAIL),
+        (pycares.errno.ARES_EREFUSED, Outcome.REFUSED),
+        (pycares.errno.ARES_ETIMEOUT, Outcome.TIMEOUT),
+        (pycares.errno.ARES_ECONNREFUSED, Outcome.ERROR),
+        (pycares.errno.ARES_EBADRESP, Outcome.ERROR),
+        (pycares.errno.ARES_EFORMERR, Outcome.ERROR),
+        (pycares.errno.ARES_EBADNAME, Outcome.ERROR),
+    ],
+)
+def test_outcome_of_errno(status: int, outcome: Outcome) -> None:
+    assert outcome_of_errno(status) is outcome
+
+
+# -- the qps token bucket, with a fake clock -------------------------------------------------
+
+
+def send_times(bucket: TokenBucket, arrivals: list[float]) -> list[float]:
+    return [now + bucket.reserve(now) for now in arrivals]
+
+
+def test_bucket_spaces_a_burst_of_reservations() -> None:
+    times = send_times(TokenBucket(rate=5.0), [0.0] * 10)
+    assert times == pytest.approx([i * 0.2 for i in range(10)])
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(5.0, 1.0), (100.0, 10.0), (0.5, 1.0)])
+def test_bucket_never_exceeds_rate_plus_burst(rate: float, burst: float) -> None:
+    arrivals = sorted((i * 7919 % 1000) / 100 for i in range(500))  # 500 arrivals in 10 s
+    times = send_times(TokenBucket(rate=rate, burst=burst), arrivals)
+    assert times == sorted(times)
+    for start in itertools.islice(times, 0, None, 25):
+        in_window = sum(start <= t < start + 1.0 for t in times)
+        assert in_window <= rate + burst
+
+
+def test_bucket_refill_is_capped_at_burst() -> None:
+    bucket = TokenBucket(rate=5.0, burst=2.0)
+    assert send_times(bucket, [0.0]) == [0.0]
+    assert send_times(bucket, [100.0] * 4) == pytest.approx([100.0, 100.0, 100.2, 100.4])
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("127.0.0.1", "127.0.0.1:53"),
+        ("127.0.0.1:5353", "127.0.0.1:5353"),
+        (" 127.0.0.1:53 ", "127.0.0.1:53"),
+        ("::1", "[::1]:53"),
+        ("[::1]", "[::1]:53"),
+        ("[::1]:5353", "[::1]:5353"),
+        ("2001:DB8::1", "[2001:db8::1]:53"),
+    ],
+)
+def test_parse_nameserver(text: str, parsed: str) -> None:
+    assert parse_nameserver(text) == parsed
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "localhost",
+        "dns.google:53",
+        "127.0.0.1:",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:5x",
+        "127.0.0.1:５３",  # non-ASCII digits
+        "[127.0.0.1]:53",
+        "[::1]:",
+        "::1:53:",
+        "256.0.0.1",
+    ],
+)
+def test_parse_nameserver_rejects(text: str) -> None:
+    with pytest.raises(InputError, match="nameserver"):
+        parse_nameserver(text)
+
+
+def test_settings_normalise_nameservers() -> None:
+    settings = ResolverSettings(nameservers=("127.0.0.1", "::1"))
+    assert settings.nameservers == ("127.0.0.1:53", "[::1]:53")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"concurrency": 0}, "concurrency"),
+        ({"concurrency": 2.5}, "concurrency"),
+        ({"tries": 0}, "tries"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"qps": 0}, "qps"),
+        ({"qps": -1.0}, "qps"),
+        ({"backoff": -0.1}, "backoff"),
+    ],
+)
+def test_settings_rejected(overrides: dict, message: str) -> None:
+    with pytest.raises(ResolverError, match=message):
+        ResolverSettings(**overrides)
+
+
+def test_settings_reject_a_bad_nameserver() -> None:
+    with pytest.raises(InputError, match="not an IP address"):
+        ResolverSettings(nameservers=("resolver.example",))
+    with pytest.raises(InputError, match="sequence"):
+        ResolverSettings(nameservers="127.0.0.1")  # type: ignore[arg-type]
+
+
+def test_backoff_doubles() -> None:
+    settings = ResolverSettings(backoff=0.2)
+    assert [settings.backoff_before(n) for n in (1, 2, 3, 4)] == [0.0, 0.2, 0.4, 0.8]
