@@ -63,9 +63,7 @@ def scan(
     snapshots: Annotated[Path, typer.Option(help="Folder of snapshots.")] = DEFAULT_SNAPSHOTS,
     nameserver: NameserverOpt = None,
     concurrency: ConcurrencyOpt = 500,
-    qps: Annotated[
-        float | None, typer.Option(min=0.1, help="Queries per second at most.")
-    ] = None,
+    qps: Annotated[float | None, typer.Option(min=0.1, help="Queries per second at most.")] = None,
     timeout: TimeoutOpt = 2.0,
     tries: TriesOpt = 3,
     chunk_size: Annotated[int, typer.Option(min=1, help="Domains per Parquet part.")] = (
@@ -124,6 +122,84 @@ def check(
             typer.echo(json.dumps(result, ensure_ascii=False))
         else:
             typer.echo(render_text(result))
+
+
+@app.command()
+def report(
+    snapshot: Annotated[Path, typer.Argument(help="A snapshot folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: reports/<label>).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Chart language: en or ja.")] = "en",
+    top: Annotated[
+        int | None, typer.Option(min=1, help="Also tables for the top N domains.")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Chart formats, comma separated.")
+    ] = "png,svg",
+    allow_incomplete: Annotated[
+        bool, typer.Option(help="Report a snapshot whose scan did not complete.")
+    ] = False,
+) -> None:
+    """Write the charts, the tables (CSV) and report.md of one snapshot."""
+    from survey.report import write_report
+
+    target = out or Path("reports") / snapshot.name
+    path = write_report(
+        snapshot, target, lang=_lang(lang), top=top, formats=_formats(fmt),
+        allow_incomplete=allow_incomplete,
+    )  # fmt: skip
+    typer.echo(f"report written: {path}")
+
+
+@app.command()
+def trend(
+    snapshots: Annotated[Path, typer.Argument(help="Folder of snapshots.")] = DEFAULT_SNAPSHOTS,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports/trend"),
+    lang: Annotated[str, typer.Option(help="Chart language: en or ja.")] = "en",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Chart formats, comma separated.")
+    ] = "png,svg",
+) -> None:
+    """Tables and charts of every complete snapshot over time."""
+    from survey.report import write_trend
+
+    path = write_trend(snapshots, out, lang=_lang(lang), formats=_formats(fmt))
+    typer.echo(f"trend written: {path}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where the demo writes everything.")] = Path("demo"),
+    domains: Annotated[int, typer.Option(min=50, max=200_000, help="Lab size.")] = 2000,
+    lang: Annotated[str, typer.Option(help="Chart language: en or ja.")] = "en",
+    quiet: QuietOpt = False,
+) -> None:
+    """Offline: generate a lab, serve it on 127.0.0.1, scan it twice, write report and trend."""
+    from survey.demo import run_demo
+
+    def say(line: str) -> None:
+        if not quiet:
+            typer.echo(line)
+
+    result = run_demo(out, domains=domains, lang=_lang(lang), say=say)
+    typer.echo(f"snapshots: {result.snapshots}")
+    typer.echo(f"report:    {result.report}")
+    typer.echo(f"trend:     {result.trend}")
+
+
+def _lang(lang: str) -> str:
+    if lang not in ("en", "ja"):
+        raise typer.BadParameter(f"--lang must be en or ja, not {lang!r}")
+    return lang
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("png", "svg")]
+    if bad or not formats:
+        raise typer.BadParameter(f"--format takes png and/or svg, not {text!r}")
+    return formats
 
 
 @lab_app.command("generate")

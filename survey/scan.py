@@ -216,13 +216,13 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSumm
     with SnapshotWriter.create(options.snapshots, options.label) as writer:
         done = _prepare(options, writer)
         manifest = _start_manifest(options, writer, done)
-        stream = read_domains(
+        with read_domains(
             options.input_path, chunk_size=options.chunk_size, rejects_to=writer.rejects_path
-        )
-        runner = _Run(options, writer, progress or (lambda _: None))
-        started = time.monotonic()
-        completed = run(runner.scan_all(stream, done))
-        manifest["input"].update(_input_counts(stream))
+        ) as stream:
+            runner = _Run(options, writer, progress or (lambda _: None))
+            started = time.monotonic()
+            completed = run(runner.scan_all(stream, done))
+            manifest["input"].update(_input_counts(stream))
         manifest["elapsed_seconds"] = round(time.monotonic() - started, 3)
         manifest = _finish_manifest(writer, manifest, completed)
         return ScanSummary(writer.folder, manifest)

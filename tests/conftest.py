@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-
 #: The integration lab: large enough to hold every record shape many times over.
 LAB_DOMAINS = 20_000
 

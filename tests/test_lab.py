@@ -1,0 +1,265 @@
+"""The offline lab: generation (deterministic, every case present, ground truth as the spec says),
+the zone file, the dnslib server and Knot DNS answering over real loopback sockets."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
+
+from survey.errors import LabError
+from survey.lab.generate import (
+    DMARC_CASES,
+    EXPECTED_SCHEMA,
+    MIN_PER_CASE,
+    REPORT_CASES,
+    SPF_CASES,
+    SUB_CASES,
+    LabPaths,
+    generate_lab,
+)
+from survey.lab.knot import KnotServer, knotd_path
+from survey.lab.serve import LabServer
+from survey.lab.zonefile import load_zone
+
+# fmt: off
+SPEC_COLUMNS = [
+    "domain", "org_domain", "dmarc_status", "dmarc_source", "dmarc_p", "dmarc_sp",
+    "dmarc_effective_p", "dmarc_pct", "dmarc_errors", "dmarc_warnings", "spf_status", "spf_all",
+    "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors",
+]
+# fmt: on
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> LabPaths:
+    return generate_lab(2000, tmp_path_factory.mktemp("lab"), seed=1)
+
+
+@pytest.fixture(scope="module")
+def truth(lab: LabPaths) -> pd.DataFrame:
+    expected = pq.read_table(lab.expected_parquet).to_pandas()
+    return expected.merge(pq.read_table(lab.cases_parquet).to_pandas(), on="domain")
+
+
+def _one(truth: pd.DataFrame, **cases: str) -> pd.Series:
+    rows = truth
+    for column, value in cases.items():
+        rows = rows[rows[column] == value]
+    return rows.iloc[0]
+
+
+# --- generation ----------------------------------------------------------------------------
+
+
+def _files(paths: LabPaths) -> dict[str, bytes]:
+    names = ("root_zone", "domains_csv", "lab_json")
+    return {name: getattr(paths, name).read_bytes() for name in names}
+
+
+def test_generation_is_deterministic(tmp_path: Path) -> None:
+    first, second = (generate_lab(300, tmp_path / name, seed=7) for name in ("a", "b"))
+    other = generate_lab(300, tmp_path / "c", seed=8)
+    assert _files(first) == _files(second)
+    assert pq.read_table(first.expected_parquet).equals(pq.read_table(second.expected_parquet))
+    assert _files(first)["root_zone"] != _files(other)["root_zone"]
+
+
+def test_next_epoch_keeps_domains_and_changes_some(tmp_path: Path) -> None:
+    now, later = (generate_lab(2000, tmp_path / str(e), seed=3, epoch=e) for e in (0, 1))
+    assert now.domains_csv.read_bytes() == later.domains_csv.read_bytes()
+    before = pq.read_table(now.expected_parquet).to_pylist()
+    after = pq.read_table(later.expected_parquet).to_pylist()
+    assert 0.03 < sum(b != a for b, a in zip(before, after, strict=True)) / len(before) < 0.15
+    rejecting = [sum(r["dmarc_effective_p"] == "reject" for r in rows) for rows in (before, after)]
+    assert rejecting[1] > rejecting[0]
+
+
+@pytest.mark.parametrize(
+    ("dimension", "cases"),
+    [("dmarc", DMARC_CASES), ("report", REPORT_CASES), ("spf", SPF_CASES), ("sub", SUB_CASES)],
+)
+def test_every_case_has_its_minimum(lab: LabPaths, dimension: str, cases: dict) -> None:
+    counts = json.loads(lab.lab_json.read_text())["cases"][dimension]
+    assert {case: counts.get(case, 0) >= MIN_PER_CASE for case in cases} == dict.fromkeys(
+        cases, True
+    )
+
+
+def test_expected_has_the_snapshot_columns(lab: LabPaths) -> None:
+    schema = pq.read_schema(lab.expected_parquet)
+    assert schema.names == SPEC_COLUMNS
+    assert schema.field("dmarc_pct").type == pa.int16()
+    assert schema.field("dmarc_errors").type == pa.list_(pa.string())
+    assert schema == EXPECTED_SCHEMA
+    domains = pd.read_csv(lab.domains_csv)
+    assert list(domains.columns) == ["domain", "messages", "rank"]
+    assert sorted(domains["rank"]) == list(range(1, 2001))
+    assert domains.messages.max() > 100 * domains.messages.median()  # heavy-tailed
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "errors"),
+    [
+        ("absent", "absent", []),
+        ("valid_none", "valid", []),
+        ("split_strings", "valid", []),
+        ("cname", "valid", []),
+        ("spf_at_dmarc", "invalid", ["spf_at_dmarc"]),
+        ("token_only", "invalid", ["not_dmarc"]),
+        ("v_only", "invalid", ["p_missing"]),
+        ("p_monitor", "invalid", ["p_invalid"]),
+        ("p_colon", "invalid", ["p_missing", "tag_syntax"]),
+        ("multiple_records", "invalid", ["multiple_records"]),
+        ("v_lowercase", "invalid", ["v_invalid"]),
+        ("v_not_first", "invalid", ["v_not_first"]),
+        ("p_after_rua", "invalid", ["p_not_second"]),
+        ("pct_150", "invalid", ["pct_invalid"]),
+        ("rua_not_mailto", "invalid", ["rua_invalid"]),
+        ("sp_invalid", "invalid", ["sp_invalid"]),
+    ],
+)
+def test_dmarc_truth_of_organizational_domains(
+    truth: pd.DataFrame, case: str, status: str, errors: list[str]
+) -> None:
+    rows = truth[(truth.dmarc_case == case) & truth.sub_case.isna()]
+    assert set(rows.dmarc_status) == {status}
+    assert {tuple(e) for e in rows.dmarc_errors} == {tuple(errors)}
+
+
+@pytest.mark.parametrize(
+    ("sub_case", "status", "source", "warning"),
+    [
+        ("inherit", "valid", "organizational", None),
+        ("inherit_sp", "valid", "organizational", None),
+        ("inherit_invalid", "invalid", "organizational", None),
+        ("no_org_record", "absent", None, None),
+        ("token_inherits", "valid", "organizational", "discarded_text"),
+        ("token_no_org_record", "invalid", "domain", None),
+    ],
+)
+def test_subdomain_truth(
+    truth: pd.DataFrame, sub_case: str, status: str, source: str | None, warning: str | None
+) -> None:
+    rows = truth[truth.sub_case == sub_case]
+    assert set(rows.dmarc_status) == {status}
+    assert set(rows.dmarc_source.fillna("-")) == {source or "-"}
+    assert all(warning in w for w in rows.dmarc_warnings) if warning else True
+    if sub_case == "inherit_sp":  # sp applies to a record found at the organizational domain
+        assert (rows.dmarc_effective_p == rows.dmarc_sp).all()
+
+
+def test_unauthorized_third_parties_warn(truth: pd.DataFrame) -> None:
+    rows = truth[truth.dmarc_case.isin(["valid_none", "valid_reject", "valid_quarantine"])]
+    by_case = rows.groupby("report_case").dmarc_warnings.apply(lambda w: {tuple(x) for x in w})
+    assert by_case["rua_other_unauthorized"] == {("rua_unauthorized",)}
+    assert by_case["ruf_other_unauthorized"] == {("ruf_unauthorized",)}
+    assert by_case["rua_other_authorized"] == {()}
+    assert by_case["rua_vendor"] == {()}
+
+
+# --- zone and servers ----------------------------------------------------------------------
+
+
+def test_zone_loads_with_every_domain(lab: LabPaths, truth: pd.DataFrame) -> None:
+    zone = load_zone(lab.root_zone)
+    with_spf = truth[truth.spf_status != "absent"].domain
+    assert all(QTYPE.TXT in zone.records[f"{d}."] for d in with_spf)
+    with_text = truth[truth.dmarc_case != "absent"].domain
+    assert all(f"_dmarc.{d}." in zone.names for d in with_text)
+
+
+@pytest.fixture(scope="module", params=["dnslib", pytest.param("knot", marks=pytest.mark.knot)])
+def server_port(request: pytest.FixtureRequest, lab: LabPaths) -> Iterator[int]:
+    if request.param == "dnslib":
+        with LabServer(lab.root_zone) as server:
+            yield server.port
+    elif knotd_path() is None:
+        pytest.skip("knotd (Knot DNS) is not installed: apt-get install knot")
+    else:
+        with KnotServer(lab.out_dir) as knot:
+            yield knot.port
+
+
+def ask(port: int, name: str, qtype: str = "TXT", tcp: bool = False, edns: int = 0) -> DNSRecord:
+    query = DNSRecord.question(name, qtype)
+    if edns:
+        query.add_ar(EDNS0(udp_len=edns))
+    return DNSRecord.parse(query.send("127.0.0.1", port, tcp=tcp, timeout=5))
+
+
+def _texts(reply: DNSRecord) -> list[str]:
+    return [b"".join(rr.rdata.data).decode() for rr in reply.rr if rr.rtype == QTYPE.TXT]
+
+
+def test_split_txt_comes_as_several_strings(server_port: int, truth: pd.DataFrame) -> None:
+    reply = ask(server_port, f"_dmarc.{_one(truth, dmarc_case='split_strings').domain}")
+    assert reply.header.aa and reply.header.rcode == RCODE.NOERROR
+    assert len(reply.rr[0].rdata.data) == 2
+    assert _texts(reply)[0].startswith("v=DMARC1") and "p=reject" in _texts(reply)[0]
+
+
+def test_missing_name_is_nxdomain(server_port: int, truth: pd.DataFrame) -> None:
+    reply = ask(server_port, f"_dmarc.{_one(truth, dmarc_case='absent').domain}")
+    assert reply.header.rcode == RCODE.NXDOMAIN and not reply.rr
+    assert [rr.rtype for rr in reply.auth] == [QTYPE.SOA]
+
+
+@pytest.mark.parametrize(
+    ("name", "qtype"),
+    [("{spf}", "AAAA"), ("_report._dmarc.rua.agari.com", "TXT"), ("_dmarc.{dmarc}", "MX")],
+)
+def test_existing_name_without_the_type_is_nodata(
+    server_port: int, truth: pd.DataFrame, name: str, qtype: str
+) -> None:
+    spf = _one(truth, spf_case="fail").domain
+    dmarc = _one(truth, dmarc_case="valid_reject").domain
+    reply = ask(server_port, name.format(spf=spf, dmarc=dmarc), qtype)
+    assert reply.header.rcode == RCODE.NOERROR and not reply.rr
+    assert [rr.rtype for rr in reply.auth] == [QTYPE.SOA]
+
+
+def test_cname_is_followed(server_port: int, truth: pd.DataFrame) -> None:
+    reply = ask(server_port, f"_dmarc.{_one(truth, dmarc_case='cname').domain}")
+    assert [rr.rtype for rr in reply.rr] == [QTYPE.CNAME, QTYPE.TXT]
+    assert "p=quarantine" in _texts(reply)[0]
+
+
+def test_report_wildcard_answers_for_any_domain(server_port: int) -> None:
+    reply = ask(server_port, "anything.example._report._dmarc.rua.agari.com")
+    assert _texts(reply) == ["v=DMARC1"]
+    assert str(reply.rr[0].rname) == "anything.example._report._dmarc.rua.agari.com."
+
+
+@pytest.mark.parametrize(
+    ("case", "edns", "truncated"),
+    [("over_512", 0, True), ("over_512", 1232, False), ("over_1232", 1232, True)],
+)
+def test_large_answers_truncate_over_udp(
+    server_port: int, truth: pd.DataFrame, case: str, edns: int, truncated: bool
+) -> None:
+    domain = _one(truth, spf_case=case).domain
+    reply = ask(server_port, domain, edns=edns)
+    assert bool(reply.header.tc) == truncated
+    assert bool(reply.rr) != truncated
+    full = ask(server_port, domain, tcp=True)
+    assert not full.header.tc
+    assert any(text.startswith("v=spf1 ip4:") and len(text) > 512 for text in _texts(full))
+
+
+# --- server set-up -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["192.0.2.1", "0.0.0.0", "example.com"])
+def test_lab_server_refuses_non_loopback(lab: LabPaths, host: str) -> None:
+    with pytest.raises(LabError, match="loopback"):
+        LabServer(lab.root_zone, host=host)
+
+
+def test_knot_without_zone_is_a_lab_error(tmp_path: Path) -> None:
+    with pytest.raises(LabError):
+        KnotServer(tmp_path).start()
