@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -229,7 +230,7 @@ def lab_serve(
     with LabServer(folder / "root.zone", host=host, port=port) as server:
         typer.echo(f"serving {folder} on {host}:{server.port} (UDP and TCP); Ctrl-C stops")
         with contextlib.suppress(KeyboardInterrupt):
-            server.wait()
+            threading.Event().wait()  # serve until Ctrl-C
 
 
 def main() -> None:
