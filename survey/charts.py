@@ -333,7 +333,7 @@ def _draw_bars(axes: Axes, table: pd.DataFrame, name: str, lang: Lang) -> None:
     axes.invert_yaxis()
     top = max([*shares, 0.01])
     axes.set_xlim(0, top * 1.28)
-    axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     axes.tick_params(axis="x", labelsize=17, colors=MUTED)
     for y, (share, count) in enumerate(zip(shares, shown["count"], strict=True)):
         axes.text(share + top * 0.015, y, f"{share:.1%}  ({int(count):,})", va="center")
@@ -387,7 +387,7 @@ def _trend_lines(axes: Axes, table: pd.DataFrame, name: str, lang: Lang) -> None
             color=_trend_colour(name, str(value), index),
             label=category_label(name, str(value), lang),
         )
-    axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     axes.set_ylim(bottom=0, top=max(float(table["share"].max()), 0.01) * 1.15)
     axes.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, fontsize=18)
 
