@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from survey import scan as scan_module
@@ -234,16 +233,17 @@ def lab_serve(
 
 
 def main() -> None:
-    """Console entry point: one clear line and a non-zero exit for every expected failure."""
+    """Console entry point: one clear line and a non-zero exit for every expected failure.
+
+    Usage errors are typer's own (a usage line, exit 2); our errors and OS errors (a file that
+    cannot be read, a full disk) become one `survey: error: …` line and exit 2, no traceback."""
     try:
-        code = app(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        typer.echo("survey: interrupted", err=True)
-        sys.exit(130)
+        app()
     except SurveyError as exc:
         typer.echo(f"survey: error: {exc}", err=True)
         sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)
+    except OSError as exc:
+        typer.echo(
+            f"survey: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True
+        )
+        sys.exit(2)

@@ -4,17 +4,24 @@ Input chunk N becomes part N. The domain reader yields the same chunks for the s
 time, so `--resume` skips the parts already on disk and scans the rest: no domain twice, none lost.
 Several chunks are in flight at once so that the slow tail of one (timeouts being retried) does not
 leave the resolver pool idle.
+
+SIGINT and SIGTERM stop a run cleanly: chunks still being asked are discarded, a part already
+being written is finished, and the manifest says `interrupted`. SIGKILL leaves the manifest at
+`running` and every part whole; `--resume` continues either. The manifest accounts for every
+input record (rows + rejects + merged duplicates) and keeps a history of the runs (`runs`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
+import shutil
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,7 @@ import pyarrow.compute as pc
 
 from survey import __version__, psl
 from survey.classify import (
+    REPORT_AUTH_UNRESOLVED,
     VERDICT_FIELDS,
     DomainLookups,
     OrgOf,
@@ -32,8 +40,8 @@ from survey.classify import (
     classify,
     needs_org_lookup,
 )
-from survey.domains import InputDomain, read_domains
-from survey.errors import SnapshotError
+from survey.domains import DomainStream, InputCounts, InputDomain, read_domains
+from survey.errors import InputError, SnapshotError, SurveyError
 from survey.outcome import TxtAnswer
 from survey.resolver import ResolverPool, ResolverSettings, run
 from survey.snapshot import SCHEMA_VERSION, Snapshot, SnapshotWriter, rows_to_table, utc_now
@@ -141,91 +149,229 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class _Run:
-    """One scan run: owns the writer, the stop flag and the chunk tasks."""
+class Stopper:
+    """SIGINT and SIGTERM set `event` while installed on the running loop, so that a signal
+    arriving at any point (even while a part is written) stops the run between two steps."""
 
-    def __init__(self, options: ScanOptions, writer: SnapshotWriter, progress: Progress) -> None:
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def __enter__(self) -> Stopper:
+        loop = asyncio.get_running_loop()
+        for sig in self.SIGNALS:
+            loop.add_signal_handler(sig, self.event.set)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self.SIGNALS:
+            loop.remove_signal_handler(sig)
+
+    @property
+    def stopped(self) -> bool:
+        return self.event.is_set()
+
+
+Job = Callable[[], Awaitable[None]]
+
+
+async def run_jobs(jobs: Iterable[Job | None], limit: int, stop: asyncio.Event) -> bool:
+    """Run `jobs` (None entries are skipped) at most `limit` at once; False when `stop` was set.
+
+    A job still running when `stop` is set is cancelled: its part is discarded whole."""
+    pending: set[asyncio.Future[Any]] = set()
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        for job in jobs:
+            if job is None:
+                continue
+            while len(pending) >= limit and not stop.is_set():
+                pending = await _wait_one(pending, stopper)
+            if stop.is_set():
+                break
+            pending.add(asyncio.ensure_future(job()))
+        while pending and not stop.is_set():
+            pending = await _wait_one(pending, stopper)
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        stopper.cancel()
+    return not stop.is_set()
+
+
+async def _wait_one(
+    pending: set[asyncio.Future[Any]], stopper: asyncio.Future[Any]
+) -> set[asyncio.Future[Any]]:
+    """Wait until a job ends (raising its failure) or the stop flag is set; the rest."""
+    finished, rest = await asyncio.wait({*pending, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    rest.discard(stopper)
+    for task in finished - {stopper}:
+        task.result()
+    return rest
+
+
+async def write_part_whole(writer: SnapshotWriter, index: int, table: pa.Table) -> None:
+    """Write part `index` in a worker thread. Once begun, the write is finished even if the
+    caller is cancelled (a signal): the part then exists whole; it never exists half."""
+    loop = asyncio.get_running_loop()
+    write = loop.run_in_executor(None, _write_part, writer, index, table)
+    try:
+        await asyncio.shield(write)
+    except asyncio.CancelledError:
+        with contextlib.suppress(SurveyError):
+            await write
+        raise
+
+
+def _write_part(writer: SnapshotWriter, index: int, table: pa.Table) -> None:
+    try:
+        writer.write_part(index, table)
+    except OSError as exc:
+        raise SnapshotError(
+            f"cannot write part {index} of {writer.folder}: {exc.strerror or exc}"
+        ) from exc
+
+
+class _Run:
+    """One scan run over a prepared domain stream."""
+
+    def __init__(
+        self, options: ScanOptions, writer: SnapshotWriter, progress: Progress, stop: Stopper
+    ) -> None:
         self.options = options
         self.writer = writer
         self.progress = progress
-        self.stop = asyncio.Event()
+        self.stop = stop
 
-    async def scan_all(self, chunks: Iterable[list[InputDomain]], done: set[int]) -> bool:
-        """Scan every chunk not in `done`; False when stopped by a signal."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.stop.set)
-        try:
-            async with ResolverPool(self.options.resolver) as pool:
-                scanner = DomainScanner(
-                    pool, psl.organizational_domain, VendorTable.load(), self.options.report_auth
-                )
-                return await self._feed(scanner, chunks, done)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-
-    async def _feed(
-        self, scanner: DomainScanner, chunks: Iterable[list[InputDomain]], done: set[int]
+    async def scan_all(
+        self, chunks: Iterable[list[InputDomain]], done: set[int], pool: ResolverPool
     ) -> bool:
-        pending: set[asyncio.Task[None]] = set()
-        stopper = asyncio.ensure_future(self.stop.wait())
-        try:
-            for index, chunk in enumerate(chunks):
-                if index in done:
-                    self.progress(ChunkDone(len(chunk), Counter(), skipped=True))
-                    continue
-                while len(pending) >= self.options.chunks_in_flight and not self.stop.is_set():
-                    finished, pending = await asyncio.wait(
-                        {*pending, stopper}, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    pending.discard(stopper)  # type: ignore[arg-type]
-                    _raise_failures(finished - {stopper})  # type: ignore[operator]
-                if self.stop.is_set():
-                    break
-                pending.add(asyncio.create_task(self._chunk(scanner, index, chunk)))
-            while pending and not self.stop.is_set():
-                finished, pending = await asyncio.wait(
-                    {*pending, stopper}, return_when=asyncio.FIRST_COMPLETED
-                )
-                pending.discard(stopper)  # type: ignore[arg-type]
-                _raise_failures(finished - {stopper})  # type: ignore[operator]
-        finally:
-            for task in pending:
-                task.cancel()  # a part in flight is discarded whole, never half-written
-            await asyncio.gather(*pending, return_exceptions=True)
-            stopper.cancel()
-        return not self.stop.is_set()
+        """Scan every chunk not in `done`; False when stopped by a signal."""
+        scanner = DomainScanner(
+            pool, psl.organizational_domain, VendorTable.load(), self.options.report_auth
+        )
+        jobs = (self._job(scanner, index, chunk, done) for index, chunk in enumerate(chunks))
+        return await run_jobs(jobs, self.options.chunks_in_flight, self.stop.event)
+
+    def _job(
+        self, scanner: DomainScanner, index: int, chunk: list[InputDomain], done: set[int]
+    ) -> Job | None:
+        if index in done:
+            self.progress(ChunkDone(len(chunk), Counter(), skipped=True))
+            return None
+        return lambda: self._chunk(scanner, index, chunk)
 
     async def _chunk(self, scanner: DomainScanner, index: int, chunk: list[InputDomain]) -> None:
         verdicts = await asyncio.gather(*(scanner.scan(item) for item in chunk))
         table = verdicts_to_table(verdicts, dt.datetime.now(dt.UTC))
-        await asyncio.get_running_loop().run_in_executor(None, self.writer.write_part, index, table)
+        await write_part_whole(self.writer, index, table)
         self.progress(ChunkDone(len(chunk), Counter(v.type or "unresolved" for v in verdicts)))
 
 
-def _raise_failures(finished: set[asyncio.Future[Any]]) -> None:
-    for task in finished:
-        task.result()
-
-
 def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSummary:
-    """Scan `options.input_path` into the snapshot `options.label`. Synchronous entry point."""
+    """Scan `options.input_path` into the snapshot `options.label`. Synchronous entry point.
+
+    The input is checked (format) before anything is written, and read whole (counts final)
+    before the first question; a fresh snapshot whose input turns out unusable is removed."""
     if options.psl_path is not None:
         psl.load(options.psl_path)
-    with SnapshotWriter.create(options.snapshots, options.label) as writer:
-        done = _prepare(options, writer)
-        manifest = _start_manifest(options, writer, done)
-        with read_domains(
+    writer = SnapshotWriter.create(options.snapshots, options.label)
+    with (
+        read_domains(
             options.input_path, chunk_size=options.chunk_size, rejects_to=writer.rejects_path
-        ) as stream:
-            runner = _Run(options, writer, progress or (lambda _: None))
-            started = time.monotonic()
-            completed = run(runner.scan_all(stream, done))
-            manifest["input"].update(_input_counts(stream))
-        manifest["elapsed_seconds"] = round(time.monotonic() - started, 3)
-        manifest = _finish_manifest(writer, manifest, completed)
-        return ScanSummary(writer.folder, manifest)
+        ) as stream,
+        writer,
+    ):
+        done = _prepare(options, writer)
+        with _removed_on_failure(writer, fresh=not done and writer.existing_manifest() is None):
+            _read_input(stream, options.input_path)
+        return run(_scan(options, writer, stream, done, progress or (lambda _: None)))
+
+
+@contextlib.contextmanager
+def _removed_on_failure(writer: SnapshotWriter, fresh: bool) -> Iterator[None]:
+    """A snapshot folder this run created is removed again when the input proves unusable."""
+    try:
+        yield
+    except BaseException:
+        if fresh:
+            shutil.rmtree(writer.folder, ignore_errors=True)
+        raise
+
+
+def _read_input(stream: DomainStream, path: Path) -> None:
+    stream.prepare()
+    counts = stream.counts
+    if counts.accepted == 0:
+        reasons = Counter(r.reason for r in stream.rejects).most_common(3)
+        shown = ", ".join(f"{reason} {n}" for reason, n in reasons) or "no domain lines"
+        raise InputError(
+            f"{path}: no domain to scan ({counts.lines} lines, {counts.rejected} rejected: {shown})"
+        )
+
+
+async def _scan(
+    options: ScanOptions,
+    writer: SnapshotWriter,
+    stream: DomainStream,
+    done: set[int],
+    progress: Progress,
+) -> ScanSummary:
+    with Stopper() as stop:
+        manifest = _start_manifest(options, writer, done)
+        manifest["input"].update(_input_counts(stream.counts))
+        run_entry = start_run_entry("resume" if done else "scan", options.resolver)
+        try:
+            async with ResolverPool(options.resolver) as pool:
+                completed = await _Run(options, writer, progress, stop).scan_all(stream, done, pool)
+                run_entry["questions"] = _question_counts(pool)
+        except BaseException as exc:
+            record_failure(writer, manifest, run_entry, exc)
+            raise
+        manifest["runs"] = [*manifest.get("runs", []), end_run_entry(run_entry, completed)]
+        manifest["elapsed_seconds"] = round(time.monotonic() - run_entry.pop("_started"), 3)
+        return ScanSummary(writer.folder, finish_manifest(writer, manifest, completed))
+
+
+def start_run_entry(kind: str, settings: ResolverSettings) -> dict[str, Any]:
+    """A history entry of the manifest: what one run did (scan, resume, retry-unresolved)."""
+    return {
+        "kind": kind,
+        "started_at": utc_now(),
+        "nameservers": list(settings.nameservers) or ["system"],
+        "_started": time.monotonic(),
+    }
+
+
+def end_run_entry(entry: dict[str, Any], completed: bool) -> dict[str, Any]:
+    entry = {k: v for k, v in entry.items() if not k.startswith("_")}
+    entry.update(finished_at=utc_now(), status="finished" if completed else "interrupted")
+    return entry
+
+
+def _question_counts(pool: ResolverPool) -> dict[str, int]:
+    """Final outcomes of the questions this run asked (report-authorization ones included)."""
+    return {str(outcome): n for outcome, n in sorted(pool.stats.items())}
+
+
+def record_failure(
+    writer: SnapshotWriter, manifest: dict[str, Any], entry: dict[str, Any], exc: BaseException
+) -> None:
+    """Say in the manifest why a run stopped, when it can be said (a full disk may refuse even
+    that: the previous manifest then stays, still valid and still not `complete`)."""
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        status, error = "interrupted", None
+    else:
+        status, error = "failed", str(exc) or type(exc).__name__
+    entry = end_run_entry(entry, completed=False)
+    entry.update(status=status, error=error)
+    manifest.update(status=status, finished_at=utc_now(), error=error)
+    manifest["runs"] = [*manifest.get("runs", []), entry]
+    with contextlib.suppress(OSError):
+        writer.write_manifest(manifest)
 
 
 def _prepare(options: ScanOptions, writer: SnapshotWriter) -> set[int]:
@@ -278,6 +424,7 @@ def _start_manifest(options: ScanOptions, writer: SnapshotWriter, done: set[int]
         "resolver": _resolver_settings(options.resolver),
         "report_auth": options.report_auth,
         "psl_date": psl.psl_date(),
+        "runs": previous.get("runs", []),
     }
     writer.write_manifest(manifest)
     return manifest
@@ -289,28 +436,53 @@ def _resolver_settings(settings: ResolverSettings) -> dict[str, Any]:
     return values
 
 
-def _input_counts(stream: Any) -> dict[str, Any]:
-    counts = stream.counts
+def _input_counts(counts: InputCounts) -> dict[str, int]:
+    """`lines`: input records examined (blank lines, `#` comments and a CSV header are not
+    records); every record is a row, a reject or a duplicate merged into an earlier row."""
     return {
-        key: getattr(counts, key)
-        for key in ("lines", "accepted", "rejected", "duplicates")
-        if hasattr(counts, key)
+        "lines": counts.lines,
+        "accepted": counts.accepted,
+        "rejected": counts.rejected,
+        "duplicates": counts.duplicates,
+        "unique": counts.unique,
     }
 
 
-def _finish_manifest(
+def accounting(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Input records = rows + rejects + merged duplicates; `balanced` says whether it holds."""
+    given = manifest.get("input", {})
+    rows = int(manifest.get("rows", 0))
+    lines, rejected, duplicates = (given.get(k) for k in ("lines", "rejected", "duplicates"))
+    if None in (lines, rejected, duplicates):
+        return {"rows": rows, "balanced": None}
+    return {
+        "input_lines": lines,
+        "rows": rows,
+        "rejected": rejected,
+        "duplicates": duplicates,
+        "balanced": lines == rows + rejected + duplicates,
+    }
+
+
+def finish_manifest(
     writer: SnapshotWriter, manifest: dict[str, Any], completed: bool
 ) -> dict[str, Any]:
+    """Tally the parts on disk and set the final status: `complete` only when the run ended
+    and every input record is accounted for."""
     manifest["finished_at"] = utc_now()
+    manifest.pop("error", None)
     manifest.update(_tally_parts(writer))
-    accepted = manifest["input"].get("accepted")
+    manifest["accounting"] = accounting(manifest)
     if not completed:
         manifest["status"] = "interrupted"
-    elif accepted is not None and manifest["rows"] != accepted:
+    elif manifest["accounting"]["balanced"] is False:
         manifest["status"] = "incomplete"
-        manifest["accounting_error"] = f"{manifest['rows']} rows for {accepted} accepted domains"
+        manifest["accounting_error"] = (
+            f"{manifest['rows']} rows for {manifest['input']['unique']} distinct input domains"
+        )
     else:
         manifest["status"] = "complete"
+        manifest.pop("accounting_error", None)
     writer.write_manifest(manifest)
     return manifest
 
@@ -324,6 +496,7 @@ def _tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         "dmarc_status",
         "spf_status",
         "type",
+        "dmarc_warnings",
     ]
     table = Snapshot(writer.folder, {}).to_table(columns)
 
@@ -344,4 +517,16 @@ def _tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         "spf_status": counts("spf_status"),
         "types": types,
         "unresolved": types.get("null", 0),
+        "report_auth_unresolved": int(pc.sum(report_auth_unresolved(table)).as_py() or 0),
     }
+
+
+def report_auth_unresolved(table: pa.Table) -> pa.Array:
+    """Per row: a report-authorization question (RFC 7489 §7.1) ended without an answer."""
+    warnings = table["dmarc_warnings"].to_pylist()
+    return pa.array([REPORT_AUTH_UNRESOLVED in (w or ()) for w in warnings], pa.bool_())
+
+
+def unresolved_rows(table: pa.Table) -> pa.Array:
+    """Per row: some question of the domain never got an answer (a retry may still find it)."""
+    return pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table))
