@@ -57,16 +57,18 @@ def _meaning(code: str, table: dict[str, str]) -> str:
 def render_text(result: dict[str, Any]) -> str:
     """A readable block for one domain."""
     lines = [f"{result['domain']}  (organizational domain {result['org_domain']})"]
-    lines.append(f"  type {result['type'] or 'unresolved'}   report type {result['report_type']}")
+    kinds = _shown(result["type"]), _shown(result["report_type"])
+    lines.append(f"  type {kinds[0]}   report type {kinds[1]}")
     lines.append(
         f"  DMARC {result['dmarc_status']}"
         f" (lookup {result['dmarc_lookup']}, source {result['dmarc_source']})"
     )
-    if result["dmarc_record"]:
-        lines.append(f"    record: {terminal_safe(result['dmarc_record'])}")
+    for text in result["dmarc_record"].split("\n") if result["dmarc_record"] else ():
+        lines.append(f"    record: {terminal_safe(text)}")
+    shown = {k: _shown(result[f"dmarc_{k}"]) for k in ("p", "sp", "pct", "effective_p")}
     lines.append(
-        f"    policy p={result['dmarc_p']} sp={result['dmarc_sp']} pct={result['dmarc_pct']}"
-        f" -> applies {result['dmarc_effective_p']}"
+        f"    policy p={shown['p']} sp={shown['sp']} pct={shown['pct']}"
+        f" -> a receiver applies: {shown['effective_p']}"
     )
     for kind in ("rua", "ruf"):
         if result[f"dmarc_{kind}"]:
@@ -76,11 +78,16 @@ def render_text(result: dict[str, Any]) -> str:
             )
     lines += _problems(result, "dmarc", DMARC_CODES)
     lines.append(f"  SPF {result['spf_status']} (lookup {result['spf_lookup']})")
-    if result["spf_record"]:
-        lines.append(f"    record: {terminal_safe(result['spf_record'])}")
+    for text in result["spf_record"].split("\n") if result["spf_record"] else ():
+        lines.append(f"    record: {terminal_safe(text)}")
+    if result["spf_all"]:
         lines.append(f"    all: {result['spf_all']}")
     lines += _problems(result, "spf", SPF_CODES)
     return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else terminal_safe(str(value))
 
 
 def _problems(result: dict[str, Any], prefix: str, table: dict[str, str]) -> list[str]:
