@@ -6,10 +6,12 @@ import contextlib
 import json
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from pyarrow import ArrowException
 
 from survey import scan as scan_module
 from survey.errors import SurveyError
@@ -56,7 +58,10 @@ def _settings(
 
 @app.command()
 def scan(
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Domain list to scan.")],
+    input_path: Annotated[
+        Path | None,
+        typer.Argument(metavar="INPUT", help="Domain list to scan (not with --retry-unresolved)."),
+    ] = None,
     label: Annotated[
         str | None, typer.Option(help="Snapshot label (default: current YYYY-MM).")
     ] = None,
@@ -70,6 +75,17 @@ def scan(
         scan_module.DEFAULT_CHUNK_SIZE
     ),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted scan.")] = False,
+    retry_unresolved: Annotated[
+        Path | None,
+        typer.Option(
+            "--retry-unresolved",
+            metavar="SNAPSHOT",
+            help="Instead of scanning INPUT: ask again only the domains of the snapshot folder "
+            "SNAPSHOT whose lookups got no answer (type unresolved, or a report-authorization "
+            "lookup failed), and update that snapshot in place. Takes the resolver options; "
+            "not INPUT, --label or --resume.",
+        ),
+    ] = None,
     report_auth: Annotated[
         bool,
         typer.Option(
@@ -82,14 +98,22 @@ def scan(
     ] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Scan a domain list into a dated Parquet snapshot."""
-    from survey.progress import ScanDisplay
+    """Scan a domain list into a dated Parquet snapshot, or retry a snapshot's unresolved domains.
 
+    Exit status: 0 complete, 2 error (one line on stderr), 3 the snapshot is not complete
+    (interrupted: continue with --resume, or re-run --retry-unresolved)."""
+    settings = _settings(nameserver, concurrency, qps, timeout, tries)
+    if retry_unresolved is not None:
+        _refuse_with_retry(input_path, label, resume)
+        _run_scan(lambda progress: _retry(retry_unresolved, settings, psl_file, progress), quiet)
+        return
+    if input_path is None:
+        raise typer.BadParameter("missing INPUT: the domain list to scan")
     options = scan_module.ScanOptions(
         input_path=input_path,
         snapshots=snapshots,
         label=label or default_label(),
-        resolver=_settings(nameserver, concurrency, qps, timeout, tries),
+        resolver=settings,
         chunk_size=chunk_size,
         resume=resume,
         report_auth=report_auth,
@@ -97,11 +121,39 @@ def scan(
     )
     if not input_path.is_file():
         raise SurveyError(f"input file not found: {input_path}")
+    _run_scan(lambda progress: scan_module.run_scan(options, progress), quiet)
+
+
+def _refuse_with_retry(input_path: Path | None, label: str | None, resume: bool) -> None:
+    given = [n for n, v in (("INPUT", input_path), ("--label", label), ("--resume", resume)) if v]
+    if given:
+        raise typer.BadParameter(
+            f"--retry-unresolved takes the snapshot folder itself; drop {', '.join(given)}"
+        )
+
+
+def _retry(
+    folder: Path,
+    settings: ResolverSettings,
+    psl_file: Path | None,
+    progress: scan_module.Progress,
+) -> scan_module.ScanSummary:
+    from survey.retry import RetryOptions, run_retry
+
+    return run_retry(RetryOptions(folder, settings, psl_path=psl_file), progress)
+
+
+def _run_scan(
+    start: Callable[[scan_module.Progress], scan_module.ScanSummary], quiet: bool
+) -> None:
+    from survey.progress import ScanDisplay
+
     with ScanDisplay(enabled=not quiet) as display:
-        summary = scan_module.run_scan(options, display.update)
+        summary = start(display.update)
     if not quiet:
         display.print_summary(summary)
     if summary.status != "complete":
+        typer.echo(f"survey: snapshot {summary.folder} is {summary.status}, not complete", err=True)
         raise typer.Exit(3)
 
 
@@ -235,15 +287,38 @@ def lab_serve(
 def main() -> None:
     """Console entry point: one clear line and a non-zero exit for every expected failure.
 
-    Usage errors are typer's own (a usage line, exit 2); our errors and OS errors (a file that
-    cannot be read, a full disk) become one `survey: error: …` line and exit 2, no traceback."""
+    Usage errors (typer's, exit 2), our errors and OS errors (a file that cannot be read, a
+    full disk; exit 2) all become one `survey: error: …` line on stderr, no traceback."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        code = 130
+    except typer.TyperException as exc:  # typer 0.29's click exceptions: usage errors and kin
+        _fail(_usage_line(exc), getattr(exc, "exit_code", 2))
     except SurveyError as exc:
-        typer.echo(f"survey: error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc), 2)
     except OSError as exc:
-        typer.echo(
-            f"survey: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True
-        )
-        sys.exit(2)
+        _fail(os_error_line(exc), 2)
+    except ArrowException as exc:
+        _fail(f"cannot read or write Parquet: {exc}", 2)
+    if code == 130:
+        typer.echo("survey: interrupted", err=True)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: typer.TyperException) -> str:
+    context = getattr(exc, "ctx", None)
+    command = context.command_path if context is not None else "survey"
+    return f"{exc.format_message()} (see `{command} --help`)"
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    line = " ".join(message.split())  # one line, whatever the message held
+    typer.echo(f"survey: error: {line}", err=True)
+    sys.exit(code)
+
+
+def os_error_line(exc: OSError) -> str:
+    """`Permission denied: data/snapshots/x` rather than `[Errno 13] ...`."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{reason}: {exc.filename}" if exc.filename else reason

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import shutil
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -157,17 +158,21 @@ class Stopper:
 
     def __init__(self) -> None:
         self.event = asyncio.Event()
+        self._installed = False
 
     def __enter__(self) -> Stopper:
-        loop = asyncio.get_running_loop()
-        for sig in self.SIGNALS:
-            loop.add_signal_handler(sig, self.event.set)
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:  # signals reach the main thread only (a library caller's thread
+            loop = asyncio.get_running_loop()  # keeps its own handling)
+            for sig in self.SIGNALS:
+                loop.add_signal_handler(sig, self.event.set)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in self.SIGNALS:
-            loop.remove_signal_handler(sig)
+        if self._installed:
+            loop = asyncio.get_running_loop()
+            for sig in self.SIGNALS:
+                loop.remove_signal_handler(sig)
 
     @property
     def stopped(self) -> bool:

@@ -1,0 +1,243 @@
+"""Scans through the fault-injecting proxy in front of the real Knot lab server.
+
+Under every fault, with the pool's retries: a domain whose questions got answers is classified
+exactly as the lab's truth says; a domain that never got one is unresolved (type null) with the
+outcome that explains why; none is counted absent. `--retry-unresolved` then asks only those
+again and updates the snapshot in place.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from lab_compare import ANSWERS, COMPARED, differing, expected_rows, snapshot_rows
+
+from survey.classify import REPORT_AUTH_UNRESOLVED
+from survey.errors import LabError, SnapshotError
+from survey.lab.faults import Action, FaultPlan, FaultProxy, Window, decide
+from survey.resolver import ResolverSettings
+from survey.retry import RetryOptions, run_retry
+from survey.scan import ScanOptions, ScanSummary, run_scan
+from survey.snapshot import SnapshotWriter
+
+N = 1000
+UNAUTHORIZED = {"rua_unauthorized", "ruf_unauthorized"}
+
+
+def fast_settings(nameserver: str) -> ResolverSettings:
+    return ResolverSettings(
+        nameservers=(nameserver,), timeout=0.2, tries=3, backoff=0.02, concurrency=200
+    )
+
+
+@pytest.fixture(scope="module")
+def fault_input(knot_lab, tmp_path_factory) -> Path:
+    lines = knot_lab.domains_csv.read_text().splitlines()[: N + 1]
+    path = tmp_path_factory.mktemp("fault-input") / "domains.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def truth(knot_lab) -> dict[str, dict[str, object]]:
+    return expected_rows(knot_lab.folder)
+
+
+def upstream(knot_lab) -> tuple[str, int]:
+    return ("127.0.0.1", knot_lab.port)
+
+
+def scan(nameserver: str, source: Path, snapshots: Path, label: str) -> ScanSummary:
+    options = ScanOptions(source, snapshots, label, fast_settings(nameserver), chunk_size=250)
+    return run_scan(options)
+
+
+def failed_outcomes(got: dict[str, object]) -> list[str]:
+    """The outcomes of the lookups that left a status at `error`."""
+    found = []
+    if got["dmarc_status"] == "error":
+        own = got["dmarc_lookup"]
+        found.append(own if own not in ANSWERS else got["dmarc_org_lookup"])
+    if got["spf_status"] == "error":
+        found.append(got["spf_lookup"])
+    return found
+
+
+def check_row(got: dict[str, object], want: dict[str, object], allowed: set[str]) -> None:
+    """One domain under faults: right when answered, unresolved (explained) when not."""
+    warnings = set(got["dmarc_warnings"] or ())
+    if got["type"] is None:
+        outcomes = failed_outcomes(got)
+        assert outcomes and set(outcomes) <= allowed, (got["domain"], outcomes)
+        for kind in ("dmarc", "spf"):  # the side that was answered is still right
+            assert got[f"{kind}_status"] in ("error", want[f"{kind}_status"])
+    elif REPORT_AUTH_UNRESOLVED in warnings:
+        others = tuple(c for c in COMPARED if c != "dmarc_warnings")
+        assert differing(got, want, others) == {}, got["domain"]
+        wanted = set(want["dmarc_warnings"] or ())
+        assert warnings - {REPORT_AUTH_UNRESOLVED} <= wanted
+        assert wanted - warnings <= UNAUTHORIZED
+    else:
+        assert differing(got, want, COMPARED) == {}, got["domain"]
+
+
+def check_faulty_snapshot(
+    summary: ScanSummary, truth: dict[str, dict[str, object]], allowed: set[str]
+) -> Counter[str]:
+    manifest = summary.manifest
+    assert summary.status == "complete" and manifest["accounting"]["balanced"]
+    rows = snapshot_rows(summary.folder)
+    assert len(rows) == manifest["rows"] == N
+    for domain, got in rows.items():
+        check_row(got, truth[domain], allowed)
+    unresolved = Counter(o for got in rows.values() for o in failed_outcomes(got))
+    assert manifest["unresolved"] == sum(1 for got in rows.values() if got["type"] is None)
+    return unresolved
+
+
+FAULTS = {
+    "drop": (FaultPlan(drop=0.3, seed=1), {"timeout"}, Action.DROP),
+    "delay": (FaultPlan(delay=0.3, delay_seconds=0.3, seed=2), {"timeout"}, Action.DELAY),
+    "servfail": (FaultPlan(servfail=0.3, seed=3), {"servfail"}, Action.SERVFAIL),
+    "refused": (FaultPlan(refused=0.03, seed=4), {"refused"}, Action.REFUSED),
+    "truncate": (FaultPlan(truncate=0.1, seed=5), {"error", "timeout"}, Action.TRUNCATE),
+    "malformed": (FaultPlan(malformed=0.03, seed=6), {"error", "timeout"}, Action.MALFORMED),
+    "outage": (FaultPlan(windows=(Window(0, 900),)), {"timeout"}, Action.OUTAGE),
+    "burst": (
+        FaultPlan(windows=(Window(300, 900, Action.BURST),)),
+        {"servfail"},
+        Action.BURST,
+    ),
+}
+
+
+@pytest.mark.knot
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_answered_domains_are_right_and_the_rest_unresolved(
+    fault, knot_lab, fault_input, truth, tmp_path
+) -> None:
+    plan, allowed, action = FAULTS[fault]
+    with FaultProxy(upstream(knot_lab), plan) as proxy:
+        summary = scan(proxy.nameserver, fault_input, tmp_path, fault)
+    assert proxy.counts[action] > 0
+    unresolved = check_faulty_snapshot(summary, truth, allowed)
+    assert set(unresolved) <= allowed
+    if fault in ("refused", "truncate", "malformed"):  # not retried, or whole connections lost
+        assert unresolved
+
+
+def named_faults(source: Path) -> tuple[list[str], list[str], FaultPlan]:
+    """Every 50th domain: DMARC always SERVFAIL; the one after it: SPF always REFUSED."""
+    domains = [line.split(",")[0] for line in source.read_text().splitlines()[1:]]
+    dmarc_failing, spf_failing = domains[::50], domains[1::50]
+    plan = FaultPlan(
+        servfail_names=frozenset(f"_dmarc.{d}" for d in dmarc_failing),
+        refused_names=frozenset(spf_failing),
+    )
+    return dmarc_failing, spf_failing, plan
+
+
+@pytest.fixture(scope="module")
+def named_scan(knot_lab, fault_input, tmp_path_factory):
+    dmarc_failing, spf_failing, plan = named_faults(fault_input)
+    snapshots = tmp_path_factory.mktemp("named")
+    with FaultProxy(upstream(knot_lab), plan) as proxy:
+        summary = scan(proxy.nameserver, fault_input, snapshots, "named")
+    return summary, dmarc_failing, spf_failing
+
+
+@pytest.mark.knot
+def test_names_that_always_fail_are_unresolved_with_their_outcome(named_scan, truth) -> None:
+    summary, dmarc_failing, spf_failing = named_scan
+    check_faulty_snapshot(summary, truth, {"servfail", "refused"})
+    rows = snapshot_rows(summary.folder)
+    for domain in dmarc_failing:
+        got = rows[domain]
+        assert (got["dmarc_lookup"], got["dmarc_status"], got["type"]) == (
+            "servfail",
+            "error",
+            None,
+        )
+        assert got["spf_status"] == truth[domain]["spf_status"]
+    for domain in spf_failing:
+        got = rows[domain]
+        assert (got["spf_lookup"], got["spf_status"], got["type"]) == ("refused", "error", None)
+    assert summary.manifest["outcomes"]["dmarc"]["servfail"] >= len(dmarc_failing)
+    assert summary.manifest["outcomes"]["spf"]["refused"] == len(spf_failing)
+
+
+def part_domains(folder: Path) -> list[list[str]]:
+    parts = sorted((folder / "domains").glob("part-*.parquet"))
+    return [pq.read_table(p, columns=["domain"])["domain"].to_pylist() for p in parts]
+
+
+@pytest.mark.knot
+def test_retry_unresolved_asks_only_those_and_updates_in_place(named_scan, knot_lab, truth) -> None:
+    summary, dmarc_failing, spf_failing = named_scan
+    before = snapshot_rows(summary.folder)
+    unresolved = {d for d, row in before.items() if row["type"] is None}
+    layout = part_domains(summary.folder)
+    with FaultProxy(upstream(knot_lab), record_names=True) as proxy:
+        retried = run_retry(RetryOptions(summary.folder, fast_settings(proxy.nameserver)))
+    assert retried.status == "complete" and retried.manifest["unresolved"] == 0
+    assert part_domains(summary.folder) == layout  # same rows, same parts, same order
+    after = snapshot_rows(summary.folder)
+    for domain, got in after.items():
+        assert differing(got, truth[domain], COMPARED) == {}, domain
+        if domain not in unresolved:
+            assert got == before[domain]
+    asked = {n.removeprefix("_dmarc.") for n in proxy.names or ()}
+    assert {*dmarc_failing, *spf_failing} <= asked
+    assert len(proxy.names or ()) <= 4 * len(unresolved)  # never the whole list again
+    entry = retried.manifest["runs"][-1]
+    assert entry["kind"] == "retry-unresolved" and entry["status"] == "finished"
+    assert entry["asked"] == entry["resolved"] == len(unresolved)
+    assert retried.manifest["accounting"]["balanced"]
+
+
+@pytest.mark.knot
+def test_retry_refused_while_the_snapshot_is_locked(named_scan) -> None:
+    summary = named_scan[0]
+    with (
+        SnapshotWriter.create(summary.folder.parent, summary.folder.name),
+        pytest.raises(SnapshotError, match="locked"),
+    ):
+        run_retry(RetryOptions(summary.folder, fast_settings("127.0.0.1:9")))
+
+
+def test_retry_refuses_an_interrupted_scan(tmp_path) -> None:
+    folder = tmp_path / "cut"
+    with SnapshotWriter.create(tmp_path, "cut") as writer:
+        writer.write_manifest({"schema_version": 1, "label": "cut", "status": "interrupted"})
+    with pytest.raises(SnapshotError, match="--resume"):
+        run_retry(RetryOptions(folder, fast_settings("127.0.0.1:9")))
+
+
+def test_decide_follows_the_plan() -> None:
+    plan = FaultPlan(
+        drop=0.25,
+        servfail=0.25,
+        refused_names=frozenset({"bad.example"}),
+        windows=(Window(10, 5),),
+    )
+    assert decide(plan, 0, "bad.example", 0.9) is Action.REFUSED
+    assert decide(plan, 12, "x.example", 0.9) is Action.OUTAGE
+    assert decide(plan, 15, "x.example", 0.1) is Action.DROP
+    assert decide(plan, 15, "x.example", 0.3) is Action.SERVFAIL
+    assert decide(plan, 15, "x.example", 0.5) is Action.FORWARD
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        {"drop": 1.5},
+        {"drop": 0.6, "servfail": 0.6},
+        {"delay_seconds": -1.0},
+    ],
+)
+def test_impossible_plans_are_refused(plan) -> None:
+    with pytest.raises(LabError):
+        FaultPlan(**plan)  # type: ignore[arg-type]
