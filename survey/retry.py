@@ -27,6 +27,13 @@ import pyarrow.parquet as pq
 from survey import psl
 from survey.domains import InputDomain
 from survey.errors import SnapshotError
+from survey.manifest import (
+    end_run_entry,
+    finish_manifest,
+    record_failure,
+    start_run_entry,
+    unresolved_rows,
+)
 from survey.resolver import ResolverPool, ResolverSettings, run
 from survey.scan import (
     ChunkDone,
@@ -35,12 +42,7 @@ from survey.scan import (
     Progress,
     ScanSummary,
     Stopper,
-    end_run_entry,
-    finish_manifest,
-    record_failure,
     run_jobs,
-    start_run_entry,
-    unresolved_rows,
     verdicts_to_table,
     write_part_whole,
 )

@@ -16,23 +16,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import shutil
 import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from survey import __version__, psl
 from survey.classify import (
-    REPORT_AUTH_UNRESOLVED,
     VERDICT_FIELDS,
     DomainLookups,
     OrgOf,
@@ -41,11 +38,21 @@ from survey.classify import (
     classify,
     needs_org_lookup,
 )
-from survey.domains import DomainStream, InputCounts, InputDomain, read_domains
+from survey.domains import DomainStream, InputDomain, read_domains
 from survey.errors import InputError, SnapshotError, SurveyError
+from survey.manifest import (
+    end_run_entry,
+    file_sha256,
+    finish_manifest,
+    input_counts,
+    question_counts,
+    record_failure,
+    resolver_settings,
+    start_run_entry,
+)
 from survey.outcome import TxtAnswer
 from survey.resolver import ResolverPool, ResolverSettings, run
-from survey.snapshot import SCHEMA_VERSION, Snapshot, SnapshotWriter, rows_to_table, utc_now
+from survey.snapshot import SCHEMA_VERSION, SnapshotWriter, rows_to_table, utc_now
 from survey.vendors import VendorTable
 
 DEFAULT_CHUNK_SIZE = 50_000
@@ -140,14 +147,6 @@ def verdicts_to_table(verdicts: Iterable[Verdict], scanned_at: dt.datetime) -> p
     }
     columns["scanned_at"] = [scanned_at] * len(rows)
     return rows_to_table(columns)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Stopper:
@@ -327,56 +326,18 @@ async def _scan(
 ) -> ScanSummary:
     with Stopper() as stop:
         manifest = _start_manifest(options, writer, done)
-        manifest["input"].update(_input_counts(stream.counts))
+        manifest["input"].update(input_counts(stream.counts))
         run_entry = start_run_entry("resume" if done else "scan", options.resolver)
         try:
             async with ResolverPool(options.resolver) as pool:
                 completed = await _Run(options, writer, progress, stop).scan_all(stream, done, pool)
-                run_entry["questions"] = _question_counts(pool)
+                run_entry["questions"] = question_counts(pool)
         except BaseException as exc:
             record_failure(writer, manifest, run_entry, exc)
             raise
         manifest["runs"] = [*manifest.get("runs", []), end_run_entry(run_entry, completed)]
         manifest["elapsed_seconds"] = round(time.monotonic() - run_entry.pop("_started"), 3)
         return ScanSummary(writer.folder, finish_manifest(writer, manifest, completed))
-
-
-def start_run_entry(kind: str, settings: ResolverSettings) -> dict[str, Any]:
-    """A history entry of the manifest: what one run did (scan, resume, retry-unresolved)."""
-    return {
-        "kind": kind,
-        "started_at": utc_now(),
-        "nameservers": list(settings.nameservers) or ["system"],
-        "_started": time.monotonic(),
-    }
-
-
-def end_run_entry(entry: dict[str, Any], completed: bool) -> dict[str, Any]:
-    entry = {k: v for k, v in entry.items() if not k.startswith("_")}
-    entry.update(finished_at=utc_now(), status="finished" if completed else "interrupted")
-    return entry
-
-
-def _question_counts(pool: ResolverPool) -> dict[str, int]:
-    """Final outcomes of the questions this run asked (report-authorization ones included)."""
-    return {str(outcome): n for outcome, n in sorted(pool.stats.items())}
-
-
-def record_failure(
-    writer: SnapshotWriter, manifest: dict[str, Any], entry: dict[str, Any], exc: BaseException
-) -> None:
-    """Say in the manifest why a run stopped, when it can be said (a full disk may refuse even
-    that: the previous manifest then stays, still valid and still not `complete`)."""
-    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-        status, error = "interrupted", None
-    else:
-        status, error = "failed", str(exc) or type(exc).__name__
-    entry = end_run_entry(entry, completed=False)
-    entry.update(status=status, error=error)
-    manifest.update(status=status, finished_at=utc_now(), error=error)
-    manifest["runs"] = [*manifest.get("runs", []), entry]
-    with contextlib.suppress(OSError):
-        writer.write_manifest(manifest)
 
 
 def _prepare(options: ScanOptions, writer: SnapshotWriter) -> set[int]:
@@ -426,112 +387,10 @@ def _start_manifest(options: ScanOptions, writer: SnapshotWriter, done: set[int]
             "sha256": file_sha256(options.input_path),
         },
         "chunk_size": options.chunk_size,
-        "resolver": _resolver_settings(options.resolver),
+        "resolver": resolver_settings(options.resolver),
         "report_auth": options.report_auth,
         "psl_date": psl.psl_date(),
         "runs": previous.get("runs", []),
     }
     writer.write_manifest(manifest)
     return manifest
-
-
-def _resolver_settings(settings: ResolverSettings) -> dict[str, Any]:
-    values = asdict(settings)
-    values["nameservers"] = list(settings.nameservers) or ["system"]
-    return values
-
-
-def _input_counts(counts: InputCounts) -> dict[str, int]:
-    """`lines`: input records examined (blank lines, `#` comments and a CSV header are not
-    records); every record is a row, a reject or a duplicate merged into an earlier row."""
-    return {
-        "lines": counts.lines,
-        "accepted": counts.accepted,
-        "rejected": counts.rejected,
-        "duplicates": counts.duplicates,
-        "unique": counts.unique,
-    }
-
-
-def accounting(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Input records = rows + rejects + merged duplicates; `balanced` says whether it holds."""
-    given = manifest.get("input", {})
-    rows = int(manifest.get("rows", 0))
-    lines, rejected, duplicates = (given.get(k) for k in ("lines", "rejected", "duplicates"))
-    if None in (lines, rejected, duplicates):
-        return {"rows": rows, "balanced": None}
-    return {
-        "input_lines": lines,
-        "rows": rows,
-        "rejected": rejected,
-        "duplicates": duplicates,
-        "balanced": lines == rows + rejected + duplicates,
-    }
-
-
-def finish_manifest(
-    writer: SnapshotWriter, manifest: dict[str, Any], completed: bool
-) -> dict[str, Any]:
-    """Tally the parts on disk and set the final status: `complete` only when the run ended
-    and every input record is accounted for."""
-    manifest["finished_at"] = utc_now()
-    manifest.pop("error", None)
-    manifest.update(_tally_parts(writer))
-    manifest["accounting"] = accounting(manifest)
-    if not completed:
-        manifest["status"] = "interrupted"
-    elif manifest["accounting"]["balanced"] is False:
-        manifest["status"] = "incomplete"
-        manifest["accounting_error"] = (
-            f"{manifest['rows']} rows for {manifest['input']['unique']} distinct input domains"
-        )
-    else:
-        manifest["status"] = "complete"
-        manifest.pop("accounting_error", None)
-    writer.write_manifest(manifest)
-    return manifest
-
-
-def _tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
-    """Counts for the manifest, read back from the parts on disk (exact across resumes)."""
-    columns = [
-        "dmarc_lookup",
-        "spf_lookup",
-        "dmarc_org_lookup",
-        "dmarc_status",
-        "spf_status",
-        "type",
-        "dmarc_warnings",
-    ]
-    table = Snapshot(writer.folder, {}).to_table(columns)
-
-    def counts(name: str) -> dict[str, int]:
-        values = pc.value_counts(pc.fill_null(table[name], "null")).to_pylist()
-        return {str(v["values"]): int(v["counts"]) for v in values}
-
-    types = counts("type")
-    return {
-        "rows": table.num_rows,
-        "parts": len(writer.done_parts()),
-        "outcomes": {
-            "dmarc": counts("dmarc_lookup"),
-            "spf": counts("spf_lookup"),
-            "dmarc_org": counts("dmarc_org_lookup"),
-        },
-        "dmarc_status": counts("dmarc_status"),
-        "spf_status": counts("spf_status"),
-        "types": types,
-        "unresolved": types.get("null", 0),
-        "report_auth_unresolved": int(pc.sum(report_auth_unresolved(table)).as_py() or 0),
-    }
-
-
-def report_auth_unresolved(table: pa.Table) -> pa.Array:
-    """Per row: a report-authorization question (RFC 7489 §7.1) ended without an answer."""
-    warnings = table["dmarc_warnings"].to_pylist()
-    return pa.array([REPORT_AUTH_UNRESOLVED in (w or ()) for w in warnings], pa.bool_())
-
-
-def unresolved_rows(table: pa.Table) -> pa.Array:
-    """Per row: some question of the domain never got an answer (a retry may still find it)."""
-    return pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table))
