@@ -38,7 +38,7 @@ class ScanDisplay:
         if self._enabled:
             self._progress = Progress(
                 TextColumn("[bold]scan"),
-                BarColumn(),
+                BarColumn(bar_width=24),
                 MofNCompleteColumn(),
                 TaskProgressColumn(),
                 TextColumn("{task.fields[rate]}"),
@@ -60,11 +60,13 @@ class ScanDisplay:
         self._types.update(event.types)
         if self._progress is None:
             return
+        if event.total is not None:
+            self.set_total(event.total)
         self._progress.advance(self._task, event.domains)
         task = self._progress.tasks[0]
         speed = task.speed or 0.0
         types = " ".join(f"{k}:{self._types[k]}" for k in TYPE_ORDER if self._types[k])
-        self._progress.update(self._task, rate=f"{speed:,.0f} domains/s", types=types)
+        self._progress.update(self._task, rate=f"{speed:,.0f}/s", types=types)
 
     def set_total(self, total: int | None) -> None:
         if self._progress is not None:

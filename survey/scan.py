@@ -79,6 +79,7 @@ class ChunkDone:
     domains: int
     types: Counter[str]
     skipped: bool = False
+    total: int | None = None  # set once, before the first chunk: the domains to scan in all
 
 
 Progress = Callable[[ChunkDone], None]
@@ -292,6 +293,8 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSumm
         done = _prepare(options, writer)
         with _removed_on_failure(writer, fresh=not done and writer.existing_manifest() is None):
             _read_input(stream, options.input_path)
+        if progress is not None:
+            progress(ChunkDone(0, Counter(), total=stream.counts.unique))
         return run(_scan(options, writer, stream, done, progress or (lambda _: None)))
 
 
