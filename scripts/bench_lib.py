@@ -1,0 +1,157 @@
+"""Shared pieces of the benchmark: measured child processes, medians, the question list.
+
+Every client runs in a child process of its own so that its CPU time and peak RSS come from
+the kernel (`wait4` rusage), never from the client's own say-so. Rates are taken over the
+client's work only (it reports its elapsed seconds), so interpreter start and imports do not
+count against anyone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow.parquet as pq
+
+LOST_OUTCOMES = ("timeout", "error", "servfail", "refused")
+
+
+@dataclass(slots=True)
+class Measured:
+    """One run of one client."""
+
+    name: str
+    domains: int
+    questions: int
+    elapsed: float  # seconds of work, as the client measured it
+    cpu: float  # user + system seconds of the whole process (kernel rusage)
+    peak_rss_mb: float  # ru_maxrss of the process
+    outcomes: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def domains_per_s(self) -> float:
+        return self.domains / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def queries_per_s(self) -> float:
+        return self.questions / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return 1000 * self.cpu / self.domains if self.domains else 0.0
+
+    @property
+    def lost(self) -> int:
+        return sum(self.outcomes.get(k, 0) for k in LOST_OUTCOMES)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    wall: float
+    cpu: float
+    peak_rss_mb: float
+    returncode: int
+
+
+def run_measured(
+    argv: Sequence[str], log: IO[str] | None = None, env: dict[str, str] | None = None
+) -> Usage:
+    """Run `argv` to its end; its own CPU seconds and peak RSS from the kernel."""
+    began = time.monotonic()
+    process = subprocess.Popen(list(argv), stdout=log, stderr=log, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Usage(
+        wall=time.monotonic() - began,
+        cpu=usage.ru_utime + usage.ru_stime,
+        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        returncode=process.returncode,
+    )
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def write_json(path: Path, value: object) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# -- the question list ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DomainQuestions:
+    """The TXT questions `survey scan` asks for one domain, phase by phase (DESIGN.md)."""
+
+    domain: str
+    org_question: str | None  # `_dmarc.<org>`, only where the scan asks it (first time a run)
+    report_auth: tuple[str, ...]  # RFC 7489 §7.1 names
+
+    @property
+    def first(self) -> tuple[str, str]:
+        return (f"_dmarc.{self.domain}", self.domain)
+
+    def all(self) -> tuple[str, ...]:
+        org = (self.org_question,) if self.org_question else ()
+        return (*self.first, *org, *self.report_auth)
+
+
+def questions_from_snapshot(parts: Path) -> Iterator[DomainQuestions]:
+    """The questions a scan asked, read back from its verdicts (checked against the lab's
+    expected verdicts first): the org question where `dmarc_org_lookup` is set, once per
+    organizational domain as the scan's per-run cache does; §7.1 names for external hosts."""
+    from survey import psl
+    from survey.classify import authorization_name, external_hosts
+
+    columns = [
+        "domain",
+        "org_domain",
+        "dmarc_org_lookup",
+        "dmarc_source",
+        "rua_hosts",
+        "ruf_hosts",
+    ]
+    table = pq.read_table(parts, columns=columns)
+    asked_orgs: set[str] = set()
+    for row in table.to_pylist():
+        org_question = None
+        if row["dmarc_org_lookup"] is not None and row["org_domain"] not in asked_orgs:
+            asked_orgs.add(row["org_domain"])
+            org_question = f"_dmarc.{row['org_domain']}"
+        policy_dom = row["org_domain"] if row["dmarc_source"] == "organizational" else row["domain"]
+        hosts = dict.fromkeys([*row["rua_hosts"], *row["ruf_hosts"]])
+        external = external_hosts(hosts, policy_dom, psl.organizational_domain)
+        auth = tuple(authorization_name(policy_dom, host) for host in external)
+        yield DomainQuestions(row["domain"], org_question, auth)
+
+
+def write_questions(path: Path, questions: Iterator[DomainQuestions]) -> int:
+    """One line per domain: domain TAB org question TAB §7.1 names (space separated)."""
+    count = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for item in questions:
+            out.write(f"{item.domain}\t{item.org_question or ''}\t{' '.join(item.report_auth)}\n")
+            count += len(item.all())
+    return count
+
+
+def read_questions(path: Path) -> list[DomainQuestions]:
+    found = []
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            domain, org, auth = line.rstrip("\n").split("\t")
+            found.append(DomainQuestions(domain, org or None, tuple(auth.split())))
+    return found

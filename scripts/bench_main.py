@@ -1,0 +1,481 @@
+"""The throughput and memory benchmark (issue 5). Run it through `scripts/bench`.
+
+Generates the lab (200,000 domains, `--large` for 1,000,000), serves it with Knot DNS on a
+loopback port and measures, side by side in one run, `--reps` times each:
+
+  (a) floor       the scan's own questions through a bare aiodns loop (scripts/bench_floor.py)
+  (b) scan        `survey scan` end to end: questions, parsing, classification, Parquet
+  (c) dnsperf     the server's ceiling, asked the same questions
+  (d) checkdmarc  DMARC + SPF checks of 2,000 of the domains (its own venv)
+
+then prints the medians and the ratios b/a, b/c, b/d. Every scan's verdicts are compared with
+the lab's expected.parquet, and lost answers (timeouts, errors) are counted: both must be 0.
+Finally the memory check scans a generated 5,000,000-line list served mostly as NXDOMAIN and
+reports the scan's peak RSS (`--skip-memory` leaves it out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lib import (
+    LOST_OUTCOMES,
+    Measured,
+    median,
+    questions_from_snapshot,
+    read_json,
+    read_questions,
+    run_measured,
+    write_json,
+    write_questions,
+)
+
+from survey.lab.generate import WORDS, generate_lab
+from survey.lab.knot import KnotServer
+from survey.resolver import ResolverSettings
+from survey.scan import DEFAULT_CHUNK_SIZE
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+COMPARED = [
+    "org_domain",
+    "dmarc_status",
+    "dmarc_source",
+    "dmarc_p",
+    "dmarc_sp",
+    "dmarc_effective_p",
+    "dmarc_pct",
+    "dmarc_errors",
+    "dmarc_warnings",
+    "spf_status",
+    "spf_all",
+    "spf_errors",
+    "spf_warnings",
+    "type",
+    "report_type",
+    "rua_vendors",
+    "ruf_vendors",
+]
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# -- setup ----------------------------------------------------------------------------------
+
+
+def lab_for(out: Path, domains: int, seed: int) -> Path:
+    folder = out / f"lab-{domains}-seed{seed}"
+    if not (folder / "lab.json").is_file():
+        say(f"generating a lab of {domains:,} domains in {folder}")
+        generate_lab(domains, folder, seed=seed)
+    return folder
+
+
+def checkdmarc_python(out: Path) -> Path:
+    """checkdmarc in a venv of its own, never in the project's environment."""
+    venv = out / ".venv-checkdmarc"
+    python = venv / "bin" / "python"
+    if subprocess.run([python, "-c", "import checkdmarc"], capture_output=True).returncode != 0:
+        say(f"installing checkdmarc into {venv}")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "checkdmarc"], check=True)
+    return python
+
+
+# -- (b) the scan ---------------------------------------------------------------------------
+
+
+def scan(
+    input_path: Path, out: Path, label: str, nameserver: str, extra: list[str], log: Any
+) -> tuple[Measured, Path]:
+    snapshots = out / "snapshots"
+    shutil.rmtree(snapshots / label, ignore_errors=True)
+    argv = [sys.executable, "-m", "survey", "scan", str(input_path), "--label", label]
+    argv += ["--snapshots", str(snapshots), "--nameserver", nameserver, "--quiet", *extra]
+    usage = run_measured(argv, log)
+    folder = snapshots / label
+    manifest = read_json(folder / "manifest.json")
+    if usage.returncode != 0 or manifest["status"] != "complete":
+        raise SystemExit(f"survey scan failed ({usage.returncode}, {manifest['status']})")
+    outcomes: Counter[str] = Counter()
+    for kind in ("dmarc", "spf", "dmarc_org"):
+        for outcome, count in manifest["outcomes"][kind].items():
+            if outcome != "null":
+                outcomes[outcome] += count
+    warnings = pq.read_table(folder / "domains", columns=["dmarc_warnings"])["dmarc_warnings"]
+    flat = pc.list_flatten(warnings)
+    outcomes["report_auth_unresolved"] = pc.sum(pc.equal(flat, "report_auth_unresolved")).as_py()
+    measured = Measured(
+        "b scan",
+        manifest["rows"],
+        0,
+        manifest["elapsed_seconds"],
+        usage.cpu,
+        usage.peak_rss_mb,
+        dict(outcomes),
+        {"wall": usage.wall},
+    )
+    measured.outcomes["lost"] = measured.lost + outcomes["report_auth_unresolved"]
+    return measured, folder
+
+
+def compare_with_expected(folder: Path, expected_path: Path) -> int:
+    """Rows whose verdict differs from the lab's truth (0 when all agree), with a sample."""
+    got = pq.read_table(folder / "domains", columns=["domain", *COMPARED]).to_pandas()
+    want = pq.read_table(expected_path, columns=["domain", *COMPARED]).to_pandas()
+    got, want = got.set_index("domain").sort_index(), want.set_index("domain").sort_index()
+    if not got.index.equals(want.index):
+        say(f"domains differ: {len(got)} scanned, {len(want)} expected")
+        return max(len(got), len(want))
+    differ = pd.Series(False, index=got.index)
+    for column in COMPARED:
+        # Plain lists: a pandas Series would turn the None of missing cells back into NaN.
+        a, b = [_cell(v) for v in got[column]], [_cell(v) for v in want[column]]
+        bad = pd.Series([x != y for x, y in zip(a, b, strict=True)], index=got.index)
+        if bad.any():
+            first = int(bad.to_numpy().argmax())
+            say(
+                f"{column}: {int(bad.sum())} rows differ, e.g. {a[first]!r} vs {b[first]!r} "
+                f"at {got.index[first]}"
+            )
+        differ |= bad
+    return int(differ.sum())
+
+
+def _cell(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "__len__") and not isinstance(value, str):
+        return tuple(value)  # type: ignore[arg-type]
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# -- (a) floor, (c) dnsperf, (d) checkdmarc -------------------------------------------------
+
+
+def floor(questions: Path, out: Path, nameserver: str, concurrency: int, log: Any) -> Measured:
+    result_path = out / "floor.json"
+    argv = [sys.executable, str(SCRIPTS / "bench_floor.py"), str(questions), str(result_path)]
+    argv += ["--nameserver", nameserver, "--concurrency", str(concurrency)]
+    usage = run_measured(argv, log)
+    if usage.returncode != 0:
+        raise SystemExit("the floor client failed; see the log")
+    result = read_json(result_path)
+    measured = Measured(
+        "a floor",
+        result["domains"],
+        result["questions"],
+        result["elapsed"],
+        usage.cpu,
+        usage.peak_rss_mb,
+        result["outcomes"],
+    )
+    measured.outcomes["lost"] = measured.lost
+    return measured
+
+
+def dnsperf(queries: Path, port: int, outstanding: int, seconds: int, log: Any) -> Measured:
+    argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries)]
+    argv += ["-l", str(seconds), "-q", str(outstanding), "-t", "2"]
+    began = time.monotonic()
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    elapsed = time.monotonic() - began
+    log.write(done.stdout)
+    qps = float(re.search(r"Queries per second:\s+([\d.]+)", done.stdout)[1])  # type: ignore[index]
+    completed = int(re.search(r"Queries completed:\s+(\d+)", done.stdout)[1])  # type: ignore[index]
+    lost = int(re.search(r"Queries lost:\s+(\d+)", done.stdout)[1])  # type: ignore[index]
+    codes = dict(re.findall(r"(NOERROR|NXDOMAIN|SERVFAIL|REFUSED|FORMERR) (\d+)", done.stdout))
+    outcomes = {k.lower(): int(v) for k, v in codes.items()} | {"lost": lost}
+    return Measured(
+        "c dnsperf", 0, completed, completed / qps, 0.0, 0.0, outcomes, {"wall": elapsed}
+    )
+
+
+def checkdmarc(
+    python: Path, domains: Path, out: Path, port: int, timeout: float, log: Any
+) -> Measured:
+    result_path = out / "checkdmarc.json"
+    argv = [str(python), str(SCRIPTS / "bench_checkdmarc.py"), str(domains), str(result_path)]
+    argv += ["--port", str(port), "--timeout", str(timeout)]
+    usage = run_measured(argv, log)
+    if usage.returncode != 0:
+        raise SystemExit("the checkdmarc client failed; see the log")
+    result = read_json(result_path)
+    outcomes = dict(result["outcomes"])
+    outcomes["lost"] = outcomes.get("dmarc_timeout", 0) + outcomes.get("spf_timeout", 0)
+    return Measured(
+        "d checkdmarc",
+        result["domains"],
+        result["questions"],
+        result["elapsed"],
+        usage.cpu,
+        usage.peak_rss_mb,
+        outcomes,
+    )
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def _summary(runs: list[Measured]) -> dict[str, Any]:
+    return {
+        "domains/s": median([r.domains_per_s for r in runs]),
+        "queries/s": median([r.queries_per_s for r in runs]),
+        "cpu": median([r.cpu_per_1000 for r in runs]),
+        "rss": median([r.peak_rss_mb for r in runs]),
+        "elapsed": median([r.elapsed for r in runs]),
+    }
+
+
+def _outcomes_text(runs: list[Measured]) -> str:
+    last = runs[-1].outcomes
+    worst_lost = max(r.outcomes.get("lost", 0) for r in runs)
+    shown = {k: v for k, v in last.items() if k != "lost" and v}
+    body = " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+    return f"{body} | lost(max)={worst_lost}"
+
+
+def table(results: dict[str, list[Measured]], reps: int) -> str:
+    lines = [
+        f"{'client':<13} {'domains/s':>10} {'queries/s':>10} {'CPU s/1k dom':>12} "
+        f"{'peak RSS MB':>11} {'work s':>7}  outcomes (last run)",
+    ]
+    for name, runs in results.items():
+        s = _summary(runs)
+        dps = f"{s['domains/s']:,.0f}" if runs[0].domains else "-"
+        cpu = f"{s['cpu']:.3f}" if runs[0].cpu else "-"
+        rss = f"{s['rss']:.0f}" if runs[0].peak_rss_mb else "-"
+        lines.append(
+            f"{name:<13} {dps:>10} {s['queries/s']:>10,.0f} {cpu:>12} {rss:>11} "
+            f"{s['elapsed']:>7.1f}  {_outcomes_text(runs)}"
+        )
+    a, b = _summary(results["a floor"]), _summary(results["b scan"])
+    lines.append(f"medians of {reps} run(s). ratios of the medians:")
+    lines.append(f"  b/a (scan / floor, domains/s)        {b['domains/s'] / a['domains/s']:.3f}")
+    if "c dnsperf" in results:
+        c = _summary(results["c dnsperf"])
+        ratio = b["queries/s"] / c["queries/s"]
+        lines.append(f"  b/c (scan / dnsperf, queries/s)      {ratio:.3f}")
+    if "d checkdmarc" in results:
+        d = _summary(results["d checkdmarc"])
+        lines.append(
+            f"  b/d (scan / checkdmarc, domains/s)   {b['domains/s'] / d['domains/s']:.1f}x"
+        )
+    return "\n".join(lines)
+
+
+# -- the memory check -----------------------------------------------------------------------
+
+
+def memory_list(path: Path, lines: int, lab_csv: Path) -> Path:
+    """`lines` domains: one lab domain in 50, the rest names the zone does not have."""
+    if path.is_file():
+        with open(path, "rb") as existing:
+            if sum(1 for _ in existing) == lines:
+                return path
+    lab = [line.split(",", 1)[0] for line in lab_csv.read_text().splitlines()[1:]]
+    with open(path, "w", encoding="ascii") as out:
+        for i in range(lines):
+            if i % 50 == 0:
+                out.write(lab[(i // 50) % len(lab)] + "\n")
+            else:
+                out.write(f"nx{i}-{WORDS[i % len(WORDS)]}.com\n")
+    return path
+
+
+class RssSampler(threading.Thread):
+    """RSS of the scan process every `interval` seconds (growth over a long run)."""
+
+    def __init__(self, parent_pid: int, interval: float = 5.0) -> None:
+        super().__init__(daemon=True)
+        self.parent_pid, self.interval = parent_pid, interval
+        self.samples: list[tuple[float, float]] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        began = time.monotonic()
+        while not self.stopped.wait(self.interval):
+            for child in _children(self.parent_pid):
+                rss = _rss_mb(child)
+                if rss:
+                    self.samples.append((time.monotonic() - began, rss))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+    return int(found[1]) / 1024 if found else 0.0
+
+
+def memory_check(out: Path, lab_dir: Path, nameserver: str, lines: int, log: Any) -> str:
+    folder = out / "memory"
+    folder.mkdir(exist_ok=True)
+    say(f"memory check: writing a {lines:,}-line domain list")
+    path = memory_list(folder / f"domains-{lines}.txt", lines, lab_dir / "domains.csv")
+    say("memory check: scanning it")
+    sampler = RssSampler(os.getpid())
+    sampler.start()
+    measured, snap = scan(path, folder, "memory", nameserver, [], log)
+    sampler.stopped.set()
+    manifest = read_json(snap / "manifest.json")
+    every = max(1, len(sampler.samples) // 10)
+    trace = ", ".join(f"{t:.0f}s:{rss:.0f}" for t, rss in sampler.samples[::every])
+    shutil.rmtree(snap / "domains", ignore_errors=True)
+    return (
+        f"memory check: {lines:,} lines, {manifest['rows']:,} rows, status {manifest['status']}, "
+        f"{measured.elapsed:.0f} s ({measured.domains_per_s:,.0f} domains/s), "
+        f"peak RSS {measured.peak_rss_mb:.0f} MB, lost answers {measured.outcomes['lost']}\n"
+        f"  RSS over time (s:MB): {trace}"
+    )
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Throughput and memory benchmark (issue 5).")
+    parser.add_argument("--domains", type=int, default=200_000, help="lab size")
+    parser.add_argument("--large", action="store_true", help="a lab of 1,000,000 domains")
+    parser.add_argument("--reps", type=int, default=3, help="runs of each client")
+    parser.add_argument("--skip-memory", action="store_true", help="no 5M-line memory check")
+    parser.add_argument("--memory-lines", type=int, default=5_000_000)
+    parser.add_argument("--checkdmarc-domains", type=int, default=2_000)
+    parser.add_argument("--skip-checkdmarc", action="store_true")
+    parser.add_argument("--dnsperf-seconds", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    parser.add_argument(
+        "--scan-arg", action="append", default=[], help="an extra `survey scan` option"
+    )
+    args = parser.parse_args()
+    domains = 1_000_000 if args.large else args.domains
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    lab_dir = lab_for(out, domains, args.seed)
+    python_cd = None if args.skip_checkdmarc else checkdmarc_python(out)
+    settings = ResolverSettings()
+    concurrency = settings.concurrency
+    for i, value in enumerate(args.scan_arg):
+        if value == "--concurrency":
+            concurrency = int(args.scan_arg[i + 1])
+    log = open(out / "bench.log", "a", encoding="utf-8")  # noqa: SIM115
+    results: dict[str, list[Measured]] = {"a floor": [], "b scan": [], "c dnsperf": []}
+    if python_cd:
+        results["d checkdmarc"] = []
+    mismatches = []
+    with KnotServer(lab_dir) as knot:
+        ns = f"127.0.0.1:{knot.port}"
+        say(f"Knot serves {lab_dir.name} on {ns} (loaded in {knot.load_seconds:.1f} s)")
+        questions = out / "questions.tsv"
+        for rep in range(1, args.reps + 1):
+            say(f"run {rep}/{args.reps}: (b) survey scan")
+            measured, folder = scan(
+                lab_dir / "domains.csv", out, f"bench-{rep}", ns, args.scan_arg, log
+            )
+            mismatches.append(compare_with_expected(folder, lab_dir / "expected.parquet"))
+            if rep == 1:
+                count = write_questions(questions, questions_from_snapshot(folder / "domains"))
+                _write_dnsperf_input(questions, out / "dnsperf.txt")
+                say(f"the scan asks {count:,} questions for {domains:,} domains")
+                _write_sample(
+                    lab_dir / "domains.csv", out / "checkdmarc-domains.txt", args.checkdmarc_domains
+                )
+            measured.questions = count
+            results["b scan"].append(measured)
+            shutil.rmtree(folder / "domains", ignore_errors=True)
+            say(f"run {rep}/{args.reps}: (a) floor")
+            results["a floor"].append(floor(questions, out, ns, concurrency, log))
+            say(f"run {rep}/{args.reps}: (c) dnsperf")
+            results["c dnsperf"].append(
+                dnsperf(out / "dnsperf.txt", knot.port, concurrency, args.dnsperf_seconds, log)
+            )
+            if python_cd:
+                say(f"run {rep}/{args.reps}: (d) checkdmarc")
+                results["d checkdmarc"].append(
+                    checkdmarc(python_cd, out / "checkdmarc-domains.txt", out, knot.port, 2.0, log)
+                )
+        memory = None
+        if not args.skip_memory:
+            memory = memory_check(out, lab_dir, ns, args.memory_lines, log)
+    asked = len(read_questions(questions))
+    report = _report(results, args.reps, domains, mismatches, memory, asked)
+    print(report)
+    (out / "bench-table.txt").write_text(report + "\n")
+    write_json(out / "bench-results.json", {k: [vars_of(m) for m in v] for k, v in results.items()})
+
+
+def vars_of(m: Measured) -> dict[str, Any]:
+    return {s: getattr(m, s) for s in Measured.__slots__}  # type: ignore[attr-defined]
+
+
+def _report(
+    results: dict[str, list[Measured]],
+    reps: int,
+    domains: int,
+    mismatches: list[int],
+    memory: str | None,
+    question_domains: int,
+) -> str:
+    head = (
+        f"dmarc-survey benchmark, {dt.date.today()}, {platform.node()} "
+        f"({os.cpu_count()} CPUs, Python {platform.python_version()}), lab {domains:,} domains "
+        f"(questions file: {question_domains:,} domains), scan chunk {DEFAULT_CHUNK_SIZE:,}"
+    )
+    lost = max(r.outcomes.get("lost", 0) for r in results["b scan"])
+    verdicts = (
+        f"verdicts vs expected.parquet: {sum(mismatches)} rows differ over {len(mismatches)} "
+        f"scan(s); lost answers (timeout/error/servfail/refused, report auth unresolved) in "
+        f"the scan: {lost}; lost outcomes counted: {', '.join(LOST_OUTCOMES)}"
+    )
+    parts = [head, table(results, reps), verdicts]
+    if memory:
+        parts.append(memory)
+    return "\n".join(parts)
+
+
+def _write_dnsperf_input(questions: Path, path: Path) -> None:
+    with open(path, "w", encoding="ascii") as out:
+        for item in read_questions(questions):
+            for name in item.all():
+                out.write(f"{name} TXT\n")
+
+
+def _write_sample(domains_csv: Path, path: Path, count: int) -> None:
+    """`count` domains evenly spread over the lab's list (every case mix, not the top ranks)."""
+    names = [line.split(",", 1)[0] for line in domains_csv.read_text().splitlines()[1:]]
+    step = max(1, len(names) // count)
+    path.write_text("\n".join(names[::step][:count]) + "\n")
+
+
+if __name__ == "__main__":
+    main()
