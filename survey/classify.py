@@ -7,6 +7,7 @@ beside the rules that use their answers, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,6 +24,15 @@ from survey.records.spf import discover_spf
 from survey.vendors import VendorTable
 
 OrgOf = Callable[[str], str]
+
+
+@functools.lru_cache(maxsize=16_384)
+def _discover(texts: tuple[str, ...]) -> DmarcDiscovery:
+    """§6.6.3 discovery over the texts at one name, computed once per distinct answer: the
+    scan asks for it when deciding on the fallback and again when classifying (values are
+    frozen, so sharing them is safe; the cache holds the answers of the domains in flight)."""
+    return discover(texts)
+
 
 #: Problem codes classify adds itself (RFC 7489 §7.1 checks need DNS answers, not just text).
 RUA_UNAUTHORIZED = "rua_unauthorized"
@@ -68,7 +78,7 @@ def needs_org_lookup(domain: str, org_domain: str, dmarc: TxtAnswer) -> bool:
     Not when the lookup failed (we do not know), nor when several records stopped discovery."""
     if domain == org_domain or not dmarc.is_answer:
         return False
-    found = discover(dmarc.texts)
+    found = _discover(dmarc.texts)
     return found.record is None and not _has(found.errors, MULTIPLE_RECORDS)
 
 
@@ -76,7 +86,7 @@ def discover_policy(lookups: DomainLookups) -> Policy:
     own = lookups.dmarc
     if not own.is_answer:
         return _error_policy(own.outcome, None)
-    found = discover(own.texts)
+    found = _discover(own.texts)
     if found.record is not None or _has(found.errors, MULTIPLE_RECORDS):
         return _policy_from(found, "domain", own.texts, own.outcome, None, ())
     discarded = _discarded_codes(found)
@@ -85,7 +95,7 @@ def discover_policy(lookups: DomainLookups) -> Policy:
         return _no_record(own, discarded, None)
     if not org.is_answer:
         return _error_policy(own.outcome, org.outcome)
-    org_found = discover(org.texts)
+    org_found = _discover(org.texts)
     if org_found.record is None and not _has(org_found.errors, MULTIPLE_RECORDS):
         return _no_record(own, discarded, org.outcome)
     extra = tuple(DISCARDED_TEXT for _ in discarded)
@@ -170,9 +180,11 @@ def authorization_name(policy_dom: str, host: str) -> str:
     return f"{policy_dom}._report._dmarc.{host}"
 
 
-def authorization_names(lookups: DomainLookups, org_of: OrgOf) -> tuple[str, ...]:
+def authorization_names(
+    lookups: DomainLookups, org_of: OrgOf, policy: Policy | None = None
+) -> tuple[str, ...]:
     """The §7.1 names to ask for this domain, once its policy answers are in."""
-    policy = discover_policy(lookups)
+    policy = policy or discover_policy(lookups)
     if policy.record is None:
         return ()
     dom = policy_domain(lookups, policy)
@@ -301,8 +313,10 @@ def classify(
     vendors: VendorTable,
     rank: int | None = None,
     weight: int | None = None,
+    policy: Policy | None = None,
 ) -> Verdict:
-    policy = discover_policy(lookups)
+    """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already."""
+    policy = policy or discover_policy(lookups)
     spf = judge_spf(lookups.spf)
     record = policy.record
     dom = policy_domain(lookups, policy)

@@ -13,7 +13,6 @@ manifest that is not `complete`; running `--retry-unresolved` again finishes the
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from survey.scan import (
     ScanSummary,
     Stopper,
     run_jobs,
+    scan_chunk,
     verdicts_to_table,
     write_part_whole,
 )
@@ -94,7 +94,8 @@ async def _retry(
         tally: Counter[str] = Counter()
         try:
             async with ResolverPool(options.resolver) as pool:
-                part = _PartRetry(writer, _scanner(pool, manifest), tally, progress)
+                scanner = _scanner(pool, manifest)
+                part = _PartRetry(writer, scanner, tally, progress, options.resolver.concurrency)
                 jobs = (part.job(index) for index in sorted(writer.done_parts()))
                 completed = await run_jobs(jobs, options.parts_in_flight, stop.event)
                 entry["questions"] = {str(k): n for k, n in sorted(pool.stats.items())}
@@ -119,7 +120,9 @@ class _PartRetry:
         scanner: DomainScanner,
         tally: Counter[str],
         progress: Progress,
+        concurrency: int,
     ) -> None:
+        self.concurrency = concurrency
         self.writer = writer
         self.scanner = scanner
         self.tally = tally
@@ -135,7 +138,8 @@ class _PartRetry:
         asked = table.filter(mask)
         if asked.num_rows == 0:
             return
-        verdicts = await asyncio.gather(*(self.scanner.scan(d) for d in input_domains(asked)))
+        domains = input_domains(asked)
+        verdicts = await scan_chunk(self.scanner, domains, self.concurrency)
         fresh = verdicts_to_table(verdicts, dt.datetime.now(dt.UTC))
         await write_part_whole(self.writer, index, replace_rows(table, mask, fresh))
         still = int(pc.sum(unresolved_rows(fresh)).as_py() or 0)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import operator
 import shutil
 import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,11 @@ from survey.classify import (
     VERDICT_FIELDS,
     DomainLookups,
     OrgOf,
+    Policy,
     Verdict,
     authorization_names,
     classify,
+    discover_policy,
     needs_org_lookup,
 )
 from survey.domains import DomainStream, InputDomain, read_domains
@@ -117,9 +120,10 @@ class DomainScanner:
         if needs_org_lookup(domain, org, dmarc):
             org_answer = await self._org_dmarc(org)
         lookups = DomainLookups(domain, org, dmarc, spf, org_answer)
+        policy = discover_policy(lookups)  # once; report authorization does not change it
         if self._report_auth:
-            lookups = await self._with_authorizations(lookups)
-        return classify(lookups, self._org_of, self._vendors, item.rank, item.weight)
+            lookups = await self._with_authorizations(lookups, policy)
+        return classify(lookups, self._org_of, self._vendors, item.rank, item.weight, policy)
 
     async def _org_dmarc(self, org: str) -> TxtAnswer:
         """`_dmarc.<org>` is shared by every subdomain of an organization: ask it once a run."""
@@ -133,21 +137,44 @@ class DomainScanner:
             self._org_cache[org] = answer
         return answer
 
-    async def _with_authorizations(self, lookups: DomainLookups) -> DomainLookups:
-        names = authorization_names(lookups, self._org_of)
+    async def _with_authorizations(self, lookups: DomainLookups, policy: Policy) -> DomainLookups:
+        names = authorization_names(lookups, self._org_of, policy)
         if not names:
             return lookups
         answers = await asyncio.gather(*(self._pool.txt(n) for n in names))
         return replace(lookups, report_auth=dict(zip(names, answers, strict=True)))
 
 
+_ROW = operator.attrgetter(*VERDICT_FIELDS)
+
+
 def verdicts_to_table(verdicts: Iterable[Verdict], scanned_at: dt.datetime) -> pa.Table:
-    rows = list(verdicts)
-    columns: dict[str, list[Any]] = {
-        name: [getattr(v, name) for v in rows] for name in VERDICT_FIELDS
-    }
+    """Verdicts to Arrow columns in one pass (one tuple per row, transposed by zip)."""
+    rows = [_ROW(v) for v in verdicts]
+    values = zip(*rows, strict=True) if rows else ([] for _ in VERDICT_FIELDS)
+    columns: dict[str, Any] = dict(zip(VERDICT_FIELDS, values, strict=True))
     columns["scanned_at"] = [scanned_at] * len(rows)
     return rows_to_table(columns)
+
+
+async def scan_chunk(
+    scanner: DomainScanner, chunk: Sequence[InputDomain], concurrency: int
+) -> list[Verdict]:
+    """Verdicts of `chunk` in input order, from a fixed set of workers pulling domains.
+
+    One task per worker, not per domain: a 50,000-domain chunk would otherwise queue 50,000
+    tasks (and their questions) at once. A domain asks at most two questions at a time, so
+    concurrency/2 workers keep the pool's question bound busy."""
+    verdicts: list[Verdict | None] = [None] * len(chunk)
+    todo = iter(enumerate(chunk))
+
+    async def worker() -> None:
+        for position, item in todo:
+            verdicts[position] = await scanner.scan(item)
+
+    workers = max(1, min(len(chunk), concurrency // 2))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return verdicts  # type: ignore[return-value]  # every position was filled
 
 
 class Stopper:
@@ -270,7 +297,7 @@ class _Run:
         return lambda: self._chunk(scanner, index, chunk)
 
     async def _chunk(self, scanner: DomainScanner, index: int, chunk: list[InputDomain]) -> None:
-        verdicts = await asyncio.gather(*(scanner.scan(item) for item in chunk))
+        verdicts = await scan_chunk(scanner, chunk, self.options.resolver.concurrency)
         table = verdicts_to_table(verdicts, dt.datetime.now(dt.UTC))
         await write_part_whole(self.writer, index, table)
         self.progress(ChunkDone(len(chunk), Counter(v.type or "unresolved" for v in verdicts)))

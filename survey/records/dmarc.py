@@ -5,6 +5,7 @@ Pure: text in, `DmarcRecord` out, every problem collected as a `Problem(code, co
 Report URIs are checked against RFC 3986 (URI), RFC 6068 (mailto) and RFC 5322 (addr-spec).
 """
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -167,6 +168,9 @@ def discover(texts: Sequence[str]) -> DmarcDiscovery:
     return DmarcDiscovery(records, only, errors, warnings, published=bool(texts))
 
 
+# Records repeat across domains (`v=spf1 -all`, the big providers' includes, `v=DMARC1; p=none`):
+# the result is frozen and never depends on anything but the text, so parse each text once.
+@functools.lru_cache(maxsize=8192)
 def parse_dmarc_record(text: str) -> DmarcRecord:
     """Parse one TXT text from a `_dmarc` name; never raises (RFC 7489 §6.3, §6.4)."""
     discard = _discard_reason(text)

@@ -5,6 +5,7 @@ Follows the ABNF of RFC 7208 §4.6.1 (record and terms), §5 (mechanisms), §6 (
 collected as a `Problem(code, context)`. Nothing is looked up or expanded.
 """
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -114,6 +115,9 @@ def discover_spf(texts: Sequence[str]) -> SpfDiscovery:
     return SpfDiscovery(records, record, (), (), "invalid" if record.errors else "valid")
 
 
+# Records repeat across domains (`v=spf1 -all`, the big providers' includes, `v=DMARC1; p=none`):
+# the result is frozen and never depends on anything but the text, so parse each text once.
+@functools.lru_cache(maxsize=8192)
 def parse_spf_record(text: str) -> SpfRecord:
     """Parse one TXT text as an SPF record (§4.6.1 `record = version terms *SP`); never raises."""
     if not is_spf(text):
