@@ -1,10 +1,10 @@
 """The asyncio DNS resolver pool: TXT questions in, one `TxtAnswer` each out.
 
-The only module that touches the network (and the only one importing aiodns/pycares). One
-c-ares channel serves every question; around it the pool bounds the questions in flight,
-caps the query rate, retries what `Outcome.is_retryable` allows with a doubling backoff, and
-asks identical in-flight questions once. DNS failures are outcomes, never exceptions;
-exceptions are raised only when the pool cannot be set up.
+The only module that touches the network (and the only one importing pycares). A c-ares
+channel serves every question; around it the pool bounds the questions in flight, caps the
+query rate, retries what `Outcome.is_retryable` allows with a doubling backoff, and asks
+identical in-flight questions once. DNS failures are outcomes, never exceptions; exceptions
+are raised only when the pool cannot be set up.
 
 c-ares behaviour this module relies on (pycares 5.2 bundles c-ares 1.34, checked against
 tests/dnsstub.py):
@@ -16,6 +16,13 @@ tests/dnsstub.py):
 - The timeout passed to c-ares is only its *initial* per-try timeout: after three answers
   from a server, c-ares 1.34 uses 5 x the server's average latency, clamped to
   [250 ms, 5 s]. The pool therefore bounds each try itself with `ResolverSettings.timeout`.
+- c-ares caches answers for their TTL (at most an hour) and pycares 5 cannot cap that
+  cache: the pool hands new tries to a fresh channel every `RECYCLE_AFTER` tries.
+- Given a `sock_state_cb`, c-ares runs no thread of its own: the loop watches its sockets
+  and calls `process_fd`, and every callback runs on the loop's thread. (Without one,
+  pycares 5 starts an event thread and every answer would cross threads.) Channels are
+  destroyed in pycares' shutdown thread, which is why a channel is closed only once
+  nothing is in flight on it.
 - pycares joins the character-strings of one TXT RR with no separator (RFC 7208 §3.3) and
   returns CNAME records of the answer section beside the TXT ones.
 """
@@ -24,12 +31,11 @@ import asyncio
 import ipaddress
 import math
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import aiodns
 import pycares
 from pycares import errno as ares
 
@@ -259,22 +265,157 @@ class TokenBucket:
 
 # -- the pool ------------------------------------------------------------------------------
 
+# Tries a channel is given before new ones go to a fresh channel. c-ares caches answers by
+# their TTL (up to an hour) and pycares cannot cap that cache, so over a long run recycling
+# the channel is what bounds it; a retired channel closes once its last query has ended.
+RECYCLE_AFTER = 30_000
+# The receive buffer asked for each c-ares socket: answers wait there while the loop is busy
+# with Python work, and one too small drops UDP answers under load (the kernel caps it at
+# net.core.rmem_max).
+RECEIVE_BUFFER = 4 * 1024 * 1024
+# While queries are in flight, every TICK seconds c-ares' own timers run (its per-try timeout,
+# moving on to the next nameserver) and the pool's try deadlines are swept.
+TICK = 0.05
+
+
+class _Channel:
+    """One c-ares channel driven by the running loop's own sockets (sock_state_cb, so no
+    event thread). `sent` counts the tries given to it, `inflight` those not yet ended."""
+
+    def __init__(self, settings: ResolverSettings, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sent = self.inflight = 0
+        self.retired = self.closed = False
+        self._readers: set[int] = set()
+        self._writers: set[int] = set()
+        self.cares = _open_channel(settings, self._sock_state)
+
+    def _sock_state(self, fd: int, readable: bool, writable: bool) -> None:
+        if self.closed:  # c-ares closing its sockets from pycares' shutdown thread
+            return
+        if readable != (fd in self._readers):
+            if readable:
+                self.loop.add_reader(fd, self.cares.process_fd, fd, pycares.ARES_SOCKET_BAD)
+                self._readers.add(fd)
+            else:
+                self.loop.remove_reader(fd)
+                self._readers.discard(fd)
+        if writable != (fd in self._writers):
+            if writable:
+                self.loop.add_writer(fd, self.cares.process_fd, pycares.ARES_SOCKET_BAD, fd)
+                self._writers.add(fd)
+            else:
+                self.loop.remove_writer(fd)
+                self._writers.discard(fd)
+
+    def tick(self) -> None:
+        """Let c-ares act on its timers; its callbacks run from here."""
+        if self.inflight and not self.closed:
+            self.cares.process_fd(pycares.ARES_SOCKET_BAD, pycares.ARES_SOCKET_BAD)
+
+    def ended(self) -> None:
+        """One query ended in c-ares; a retired channel closes after its last one."""
+        self.inflight -= 1
+        if self.retired and self.inflight == 0:
+            self.loop.call_soon(self.close)  # not from inside c-ares' own processing
+
+    def retire(self) -> None:
+        self.retired = True
+        if self.inflight == 0:
+            self.close()
+
+    def cancel(self) -> None:
+        """End every query now, on this thread: their callbacks see ARES_ECANCELLED."""
+        if not self.closed:
+            self.cares.cancel()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for fd in self._readers:
+            self.loop.remove_reader(fd)
+        for fd in self._writers:
+            self.loop.remove_writer(fd)
+        # pycares destroys the channel in its shutdown thread; nothing is in flight by now.
+        self.cares.close()
+
+
+class _Question:
+    """One distinct question in flight: the callers' futures and the tries made so far."""
+
+    __slots__ = ("name", "tries", "waiters")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tries = 0
+        self.waiters: list[asyncio.Future[TxtAnswer]] = []
+
+
+class _Try:
+    """One try of a question: c-ares calls it with the reply, the pool's sweep ends it at
+    its deadline. Whichever comes first decides the try; the other is ignored."""
+
+    __slots__ = ("channel", "deadline", "done", "pool", "question")
+
+    def __init__(self, pool: "ResolverPool", question: _Question, channel: _Channel) -> None:
+        self.pool = pool
+        self.question = question
+        self.channel = channel
+        self.deadline = 0.0
+        self.done = False
+
+    def __call__(self, result: pycares.DNSResult | None, status: int | None) -> None:
+        self.channel.ended()
+        if self.done:
+            return
+        self.done = True
+        try:
+            outcome, texts = _outcome_of_reply(result, status, self.question.name)
+        except Exception as exc:  # a bug: cffi would print and swallow it, and callers hang
+            self.pool._failed(self.question, exc)
+            return
+        self.pool._try_ended(self, outcome, texts)
+
+
+def _outcome_of_reply(
+    result: pycares.DNSResult | None, status: int | None, name: str
+) -> tuple[Outcome, tuple[str, ...]]:
+    if status is not None or result is None:
+        return outcome_of_errno(ares.ARES_EBADRESP if status is None else status), ()
+    texts = txt_texts(result, name)
+    # An answer holding only CNAMEs (or other types) has no TXT at the name: NODATA.
+    return (Outcome.OK, texts) if texts else (Outcome.NODATA, ())
+
 
 class ResolverPool:
-    """Asks TXT questions over one c-ares channel. Use as `async with ResolverPool(s) as p`.
+    """Asks TXT questions over a c-ares channel. Use as `async with ResolverPool(s) as p`.
 
     `stats` counts the final outcome of each question actually asked (a question joined by
     identical in-flight callers counts once; its retries do not count again).
+
+    The pool is driven by callbacks, not tasks: c-ares' sockets are watched by the running
+    loop, each reply ends its try in a callback, the `concurrency` slots are a counter with a
+    FIFO queue of questions waiting for one, and a retry is a queue entry (after a backoff
+    timer). Every try shares one timeout, so the try deadlines form a FIFO deque that one
+    repeating timer sweeps. After `RECYCLE_AFTER` tries the next go to a fresh channel.
     """
 
     def __init__(self, settings: ResolverSettings | None = None) -> None:
         self.settings = settings or ResolverSettings()
         self.stats: Counter[Outcome] = Counter()
-        self._inflight: dict[str, asyncio.Task[TxtAnswer]] = {}
-        self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self._inflight: dict[str, _Question] = {}
+        self._queue: deque[_Question] = deque()  # waiting for one of the slots
+        self._active = 0  # slots taken: tries being paced or in flight
+        self._pumping = False
         qps = self.settings.qps
         self._bucket = TokenBucket(qps) if qps is not None else None
-        self._channel: aiodns.DNSResolver | None = None
+        self._deadlines: deque[_Try] = deque()
+        self._ticker: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._channel: _Channel | None = None
+        self._retired: list[_Channel] = []
+        self._recycle_after = RECYCLE_AFTER
         self._try_timeout = self.settings.timeout
         self._closed = False
 
@@ -285,89 +426,165 @@ class ResolverPool:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def txt(self, name: str) -> TxtAnswer:
-        """The TXT records at `name`, or the outcome saying why there are none."""
-        task = self._inflight.get(name)
-        if task is None:
-            task = asyncio.ensure_future(self._ask(name))
-            self._inflight[name] = task
-            task.add_done_callback(lambda done: self._forget(name, done))
-        # shield: one caller giving up must not cancel the question for the others.
-        return await asyncio.shield(task)
+    def txt(self, name: str) -> "asyncio.Future[TxtAnswer]":
+        """The TXT records at `name`, or the outcome saying why there are none: await it.
+
+        Each call gets a future of its own, so cancelling it gives up only that caller's
+        wait; an identical question already in flight is asked once for all its callers.
+        """
+        loop = self._open()
+        waiter: asyncio.Future[TxtAnswer] = loop.create_future()
+        question = self._inflight.get(name)
+        if question is None:
+            question = self._inflight[name] = _Question(name)
+            question.waiters.append(waiter)
+            self._ask(question)
+        else:
+            question.waiters.append(waiter)
+        return waiter
 
     async def close(self) -> None:
         """Cancel the questions still in flight and close the channel."""
         self._closed = True
-        tasks = list(self._inflight.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = None
+        questions = list(self._inflight.values())
+        self._inflight.clear()
+        self._queue.clear()
+        for question in questions:
+            for waiter in question.waiters:
+                waiter.cancel()
+        channels = [*self._retired, *([self._channel] if self._channel else [])]
+        for channel in channels:
+            channel.cancel()
+            channel.close()
+        self._retired.clear()
+        self._deadlines.clear()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
 
-    def _forget(self, name: str, done: asyncio.Task[TxtAnswer]) -> None:
-        if self._inflight.get(name) is done:
-            del self._inflight[name]
-
-    async def _ask(self, name: str) -> TxtAnswer:
-        """One question: up to `tries` tries while the outcome is retryable."""
-        outcome, texts, attempt = Outcome.ERROR, (), 0
-        for attempt in range(1, self.settings.tries + 1):
-            delay = self.settings.backoff_before(attempt)
-            if delay:
-                await asyncio.sleep(delay)
-            outcome, texts = await self._try(name)
-            if not outcome.is_retryable:
-                break
-        self.stats[outcome] += 1
-        return TxtAnswer(name=name, outcome=outcome, texts=texts, tries=attempt)
-
-    async def _try(self, name: str) -> tuple[Outcome, tuple[str, ...]]:
-        async with self._semaphore:
-            await self._pace()
-            try:
-                query = self._open().query_dns(name, "TXT")
-            except UnicodeError:  # pycares could not IDNA-encode the name
-                return Outcome.ERROR, ()
-            # The try's own bound (see the module docstring): a timer that cancels the
-            # query's future; cheaper than asyncio.wait_for, which adds a future and
-            # callbacks of its own to every query.
-            timer = asyncio.get_running_loop().call_later(self._try_timeout, query.cancel)
-            try:
-                result = await query
-            except aiodns.error.DNSError as exc:
-                return outcome_of_errno(exc.args[0]), ()
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise  # cancelled from outside (pool closed): not a timeout
-                return Outcome.TIMEOUT, ()
-            finally:
-                timer.cancel()
-        texts = txt_texts(result, name)
-        # An answer holding only CNAMEs (or other types) has no TXT at the name: NODATA.
-        return (Outcome.OK, texts) if texts else (Outcome.NODATA, ())
-
-    async def _pace(self) -> None:
-        if self._bucket is None:
-            return
-        delay = self._bucket.reserve(asyncio.get_running_loop().time())
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    def _open(self) -> aiodns.DNSResolver:
+    def _open(self) -> asyncio.AbstractEventLoop:
         if self._closed:
             raise ResolverError("the resolver pool is closed")
-        if self._channel is None:
-            self._channel = _open_channel(self.settings)
+        if self._loop is None or self._channel is None:
+            self._loop = asyncio.get_running_loop()
+            self._channel = _Channel(self.settings, self._loop)
             # c-ares tries each nameserver once per try; bound the whole try accordingly.
-            self._try_timeout = self.settings.timeout * max(1, len(self._channel.nameservers))
+            servers = len(self._channel.cares.servers)
+            self._try_timeout = self.settings.timeout * max(1, servers)
+        return self._loop
+
+    def _ask(self, question: _Question) -> None:
+        if not self._closed:
+            self._queue.append(question)
+            self._pump()
+
+    def _pump(self) -> None:
+        """Start waiting questions while slots are free. Not re-entered: a reply that
+        c-ares delivers during `query` (an error, a cached answer) ends up back here."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while self._queue and self._active < self.settings.concurrency:
+                self._active += 1
+                self._start(self._queue.popleft())
+        finally:
+            self._pumping = False
+
+    def _start(self, question: _Question) -> None:
+        question.tries += 1
+        if self._bucket is not None and self._loop is not None:
+            delay = self._bucket.reserve(self._loop.time())
+            if delay > 0:
+                self._loop.call_later(delay, self._send, question)
+                return
+        self._send(question)
+
+    def _send(self, question: _Question) -> None:
+        if self._closed or self._loop is None:
+            return
+        channel = self._fresh_channel()
+        attempt = _Try(self, question, channel)
+        attempt.deadline = self._loop.time() + self._try_timeout
+        self._deadlines.append(attempt)
+        channel.sent += 1
+        channel.inflight += 1
+        try:
+            channel.cares.query(question.name, pycares.QUERY_TYPE_TXT, callback=attempt)
+        except pycares.AresError as exc:  # refused at once (e.g. a label over 63 octets)
+            if not attempt.done:  # c-ares usually called back before pycares raised
+                attempt(None, exc.args[0])
+        except UnicodeError:  # pycares could not IDNA-encode the name
+            attempt(None, ares.ARES_EBADNAME)
+        if self._ticker is None:
+            self._ticker = self._loop.call_later(TICK, self._tick)
+
+    def _fresh_channel(self) -> _Channel:
+        channel = self._channel
+        assert channel is not None and self._loop is not None
+        if channel.sent < self._recycle_after:
+            return channel
+        channel.retire()
+        if not channel.closed:
+            self._retired.append(channel)
+        self._channel = _Channel(self.settings, self._loop)
         return self._channel
+
+    def _try_ended(self, attempt: _Try, outcome: Outcome, texts: tuple[str, ...]) -> None:
+        if self._closed:
+            return
+        question = attempt.question
+        self._active -= 1
+        if outcome.is_retryable and question.tries < self.settings.tries:
+            delay = self.settings.backoff_before(question.tries + 1)
+            if delay and self._loop is not None:
+                self._loop.call_later(delay, self._ask, question)
+            else:
+                self._queue.append(question)
+        else:
+            self._finish(question, outcome, texts)
+        self._pump()
+
+    def _finish(self, question: _Question, outcome: Outcome, texts: tuple[str, ...]) -> None:
+        del self._inflight[question.name]
+        self.stats[outcome] += 1
+        answer = TxtAnswer(name=question.name, outcome=outcome, texts=texts, tries=question.tries)
+        for waiter in question.waiters:
+            if not waiter.done():  # a caller that gave up has cancelled its own future
+                waiter.set_result(answer)
+
+    def _failed(self, question: _Question, exc: Exception) -> None:
+        if self._closed:
+            return
+        self._active -= 1
+        self._inflight.pop(question.name, None)
+        for waiter in question.waiters:
+            if not waiter.done():
+                waiter.set_exception(exc)
+        self._pump()
+
+    def _tick(self) -> None:
+        """The one repeating timer: c-ares' timers, then the try deadlines that passed."""
+        self._ticker = None
+        if self._closed or self._loop is None or self._channel is None:
+            return
+        for channel in (*self._retired, self._channel):
+            channel.tick()
+        now = self._loop.time()
+        deadlines = self._deadlines
+        while deadlines and deadlines[0].deadline <= now:
+            attempt = deadlines.popleft()
+            if not attempt.done:  # c-ares has not answered in time; a late reply is ignored
+                attempt.done = True
+                self._try_ended(attempt, Outcome.TIMEOUT, ())
+        self._retired = [channel for channel in self._retired if not channel.closed]
+        if deadlines or self._retired or self._channel.inflight:
+            self._ticker = self._loop.call_later(TICK, self._tick)
 
 
 def channel_options(settings: ResolverSettings) -> dict[str, Any]:
-    """The c-ares channel options the pool uses (scripts/bench_floor.py asks with the same)."""
+    """The c-ares channel options the pool uses (scripts/bench_floor.py asks with the same;
+    the pool adds its socket state callback and `RECEIVE_BUFFER`)."""
     return {
         "flags": CHANNEL_FLAGS,
         "timeout": settings.timeout,
@@ -377,12 +594,13 @@ def channel_options(settings: ResolverSettings) -> dict[str, Any]:
     }
 
 
-def _open_channel(settings: ResolverSettings) -> aiodns.DNSResolver:
-    """The one c-ares channel, bound to the running loop."""
+def _open_channel(settings: ResolverSettings, sock_state_cb: Any) -> pycares.Channel:
+    """A c-ares channel whose sockets `sock_state_cb` hands to the running loop."""
     try:
-        return aiodns.DNSResolver(
-            nameservers=list(settings.nameservers) or None,
-            loop=asyncio.get_running_loop(),
+        return pycares.Channel(
+            servers=list(settings.nameservers) or None,
+            sock_state_cb=sock_state_cb,
+            socket_receive_buffer_size=RECEIVE_BUFFER,
             **channel_options(settings),
         )
     except (pycares.AresError, ValueError) as exc:

@@ -7,6 +7,8 @@ malformed reply), for every query or for the next `times` ones. UDP answers larg
 bytes, or than the EDNS payload the query offered (capped at `udp_max_payload`), come back
 with TC=1 so the client must ask again over TCP (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
 
+Answers carry TTL 0 unless `ttl` is given, so that c-ares' query cache stays out of the way.
+
 Both sockets are bound in the constructor, so the server is ready before a test starts; each
 query is handled in its own thread, so an answer `delay` holds one query without blocking
 the others. Every query received is counted per (name, transport); `max_outstanding` is the
@@ -25,7 +27,6 @@ from enum import StrEnum
 from dnslib import CNAME, EDNS0, QTYPE, RCODE, RR, SOA, TXT, DNSError, DNSHeader, DNSRecord
 
 LOOPBACK = "127.0.0.1"
-_TTL = 0  # TTL 0 keeps c-ares' query cache out of the way: every question reaches the stub
 
 
 class Fault(StrEnum):
@@ -62,12 +63,16 @@ class DnsStub:
         *,
         udp_max_payload: int = 1232,
         delay: float = 0.0,
+        ttl: int = 0,
     ) -> None:
         self.txt = {_key(k): [list(rr) for rr in v] for k, v in (txt or {}).items()}
         self.nodata = {_key(n) for n in nodata}
         self.cnames = {_key(k): _key(v) for k, v in (cnames or {}).items()}
         self.udp_max_payload = udp_max_payload
         self.delay = delay
+        # TTL 0 (the default) keeps c-ares' query cache out of the way: every question
+        # reaches the stub; a positive TTL lets the client cache the answers.
+        self.ttl = ttl
         self.log: list[QueryLog] = []
         self.max_outstanding = 0
         self._outstanding = 0
@@ -167,19 +172,19 @@ class DnsStub:
         seen = {name}
         while name in self.cnames:
             target = self.cnames[name]
-            reply.add_answer(RR(name, QTYPE.CNAME, rdata=CNAME(target), ttl=_TTL))
+            reply.add_answer(RR(name, QTYPE.CNAME, rdata=CNAME(target), ttl=self.ttl))
             if target in seen:
                 return
             seen.add(target)
             name = target
         records = self.txt.get(name, [])
         for strings in records:
-            reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(list(strings)), ttl=_TTL))
+            reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(list(strings)), ttl=self.ttl))
         if records:
             return
         if name not in self.txt and name not in self.nodata:
             reply.header.rcode = RCODE.NXDOMAIN
-        reply.add_auth(_soa(name))
+        reply.add_auth(_soa(name, self.ttl))
 
     def _udp_limit(self, payload: int | None) -> int:
         if payload is None:
@@ -194,10 +199,10 @@ def _edns_payload(query: DNSRecord) -> int | None:
     return None
 
 
-def _soa(name: str) -> RR:
-    # Negative answers carry the SOA (RFC 2308 §3); TTL and minimum 0 so nothing is cached.
-    rdata = SOA("ns.stub.", "hostmaster.stub.", (1, 60, 60, 60, 0))
-    return RR(name, QTYPE.SOA, rdata=rdata, ttl=_TTL)
+def _soa(name: str, ttl: int) -> RR:
+    # Negative answers carry the SOA (RFC 2308 §3), and are cached for min(TTL, minimum).
+    rdata = SOA("ns.stub.", "hostmaster.stub.", (1, 60, 60, 60, ttl))
+    return RR(name, QTYPE.SOA, rdata=rdata, ttl=ttl)
 
 
 def _truncated(query: DNSRecord, edns: bool, payload: int) -> bytes:

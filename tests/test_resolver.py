@@ -1,16 +1,21 @@
 """The resolver pool against tests/dnsstub.py on 127.0.0.1: every outcome from a real packet
-exchange, TXT assembly, TCP fallback, retries, de-duplication, the concurrency bound, and the
-qps token bucket as a pure unit."""
+exchange, TXT assembly, TCP fallback, retries, the try deadline, de-duplication and its
+cancellation safety, the concurrency bound, channel recycling, no event thread, and the qps
+token bucket as a pure unit."""
 
 import asyncio
 import itertools
+import os
 import socket
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pycares
 import pytest
 
+from survey import resolver
 from survey.errors import InputError, ResolverError
 from survey.outcome import Outcome, TxtAnswer
 from survey.resolver import (
@@ -252,6 +257,169 @@ def test_concurrency_bound(concurrency: int, bounded: bool) -> None:
         assert {a.outcome for a in answers} == {Outcome.OK}
         assert stub.max_outstanding > 1  # the delayed answers did overlap
         assert (stub.max_outstanding <= 3) is bounded  # the unbounded run shows the stub sees it
+
+
+def test_a_caller_giving_up_leaves_a_shared_question_to_the_others() -> None:
+    # scan.py cancels whole chunk tasks on SIGINT; a question shared with another chunk must
+    # still be answered there.
+    with DnsStub(TXT, delay=0.2) as stub:
+        settings = settings_for(stub, timeout=2.0)
+
+        async def chunk(pool: ResolverPool, *names: str) -> list[TxtAnswer]:
+            return list(await asyncio.gather(*(pool.txt(n) for n in names)))
+
+        async def main() -> tuple[list[TxtAnswer], bool, Counter[Outcome]]:
+            async with ResolverPool(settings) as pool:
+                stopped = asyncio.create_task(chunk(pool, "ok.test", "two.test"))
+                kept = asyncio.create_task(chunk(pool, "ok.test"))
+                alone = asyncio.create_task(chunk(pool, "ok.test"))
+                await asyncio.sleep(0.05)
+                stopped.cancel()
+                alone.cancel()
+                answers = await kept
+                await asyncio.sleep(0.3)  # two.test, given up by its only caller, still ends
+                return answers, stopped.cancelled() and alone.cancelled(), pool.stats
+
+        answers, cancelled, stats = run(main())
+        assert answers == [TxtAnswer("ok.test", Outcome.OK, ("hello",), 1)]
+        assert cancelled
+        assert stub.count("ok.test") == 1
+        assert stats == Counter({Outcome.OK: 2})
+
+
+def test_closing_cancels_the_questions_in_flight() -> None:
+    with DnsStub(TXT, delay=0.3) as stub:
+
+        async def main() -> tuple[bool, TxtAnswer]:
+            pool = ResolverPool(settings_for(stub, timeout=2.0))
+            pending = pool.txt("ok.test")
+            await asyncio.sleep(0.05)
+            await pool.close()
+            await asyncio.sleep(0.4)  # the late reply meets a closed pool quietly
+            async with ResolverPool(settings_for(stub, timeout=2.0)) as fresh:
+                return pending.cancelled(), await fresh.txt("two.test")
+
+        cancelled, answer = run(main())
+        assert cancelled
+        assert answer.outcome is Outcome.OK
+
+
+def test_the_pool_deadline_bounds_a_try_when_cares_waits_longer() -> None:
+    # After three answers c-ares sets its own per-try timeout to 5 x the server's average
+    # latency (here about 0.5 s); the pool's swept deadline still ends each try at `timeout`.
+    names = [f"n{i}.test" for i in range(3)]
+    with DnsStub({n: [[b"x"]] for n in names}, delay=0.1) as stub:
+        settings = settings_for(stub, timeout=0.25, tries=2)
+        stub.fail("drop.test", Fault.DROP)
+
+        async def main() -> tuple[TxtAnswer, float, Counter[Outcome]]:
+            async with ResolverPool(settings) as pool:
+                for name in names:
+                    assert (await pool.txt(name)).outcome is Outcome.OK
+                began = time.monotonic()
+                answer = await pool.txt("drop.test")
+                elapsed = time.monotonic() - began
+                await asyncio.sleep(0.6)  # c-ares' own, later, timeouts are ignored
+                return answer, elapsed, pool.stats
+
+        answer, elapsed, stats = run(main())
+        assert (answer.outcome, answer.tries, stub.count("drop.test")) == (Outcome.TIMEOUT, 2, 2)
+        assert 2 * 0.25 <= elapsed < 2 * 0.25 + settings.backoff + 2 * resolver.TICK + 0.15
+        assert stats == Counter({Outcome.OK: 3, Outcome.TIMEOUT: 1})
+
+
+@pytest.mark.parametrize(("recycle_after", "reaching_the_stub"), [(1000, 1), (2, 2)])
+def test_a_recycled_channel_forgets_cached_answers(
+    monkeypatch: pytest.MonkeyPatch, recycle_after: int, reaching_the_stub: int
+) -> None:
+    monkeypatch.setattr(resolver, "RECYCLE_AFTER", recycle_after)
+    with DnsStub(TXT, ttl=300) as stub:
+
+        async def main() -> list[TxtAnswer]:
+            async with ResolverPool(settings_for(stub)) as pool:
+                return [await pool.txt(n) for n in ("ok.test", "ok.test", "two.test", "ok.test")]
+
+        answers = run(main())
+        assert {a.outcome for a in answers} == {Outcome.OK}
+        # The second ok.test is c-ares' cached answer; the third reaches the stub only when a
+        # fresh channel (an empty cache) asks it.
+        assert stub.count("ok.test") == reaching_the_stub
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_retired_channels_are_closed(monkeypatch: pytest.MonkeyPatch, stub: DnsStub) -> None:
+    monkeypatch.setattr(resolver, "RECYCLE_AFTER", 1)
+
+    async def main() -> tuple[int, int]:
+        async with ResolverPool(settings_for(stub)) as pool:
+            await pool.txt("ok.test")
+            before = open_fds()
+            answers = await asyncio.gather(*(pool.txt(f"n{i}.test") for i in range(40)))
+            for name in ("ok.test", "two.test", "nx.test"):
+                await pool.txt(name)
+            assert {a.outcome for a in answers} == {Outcome.NXDOMAIN}
+            await asyncio.sleep(0.2)  # pycares destroys closed channels in its own thread
+            return before, open_fds()
+
+    before, after = run(main())
+    assert after <= before + 2
+
+
+def native_threads() -> int:
+    """Threads of this process that Python did not start (c-ares' event thread would be one)."""
+    return len(os.listdir("/proc/self/task")) - threading.active_count()
+
+
+def test_no_event_thread(stub: DnsStub) -> None:
+    names = [f"n{i}.test" for i in range(20)]
+    for name in names:
+        stub.fail(name, Fault.DROP)  # the stub's threads end at once; the queries stay open
+
+    async def main() -> tuple[int, int]:
+        before = native_threads()
+        async with ResolverPool(settings_for(stub, timeout=0.5)) as pool:
+            pending = asyncio.gather(*(pool.txt(n) for n in names))
+            await asyncio.sleep(0.2)
+            during = native_threads()
+            await pending
+        return before, during
+
+    before, during = run(main())
+    assert during == before
+    assert stub.count("n0.test") == 1
+
+
+def test_sockets_get_the_larger_receive_buffer(stub: DnsStub) -> None:
+    stub.fail("ok.test", Fault.DROP)
+
+    async def main() -> int:
+        async with ResolverPool(settings_for(stub)) as pool:
+            pending = pool.txt("ok.test")
+            await asyncio.sleep(0.05)
+            assert pool._channel is not None
+            (fd,) = pool._channel._readers  # the UDP socket the query waits on
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            await pending
+            return size
+
+    with open("/proc/sys/net/core/rmem_max") as limit:
+        rmem_max = int(limit.read())
+    assert run(main()) >= min(resolver.RECEIVE_BUFFER, rmem_max)
+
+
+def test_a_bug_reading_a_reply_reaches_the_caller(
+    monkeypatch: pytest.MonkeyPatch, stub: DnsStub
+) -> None:
+    def broken(result: object, name: str) -> tuple[str, ...]:
+        raise LookupError("bug")
+
+    monkeypatch.setattr(resolver, "txt_texts", broken)
+    with pytest.raises(LookupError, match="bug"):
+        ask_one(stub, "ok.test")
 
 
 def test_qps_cap_still_answers(stub: DnsStub) -> None:
