@@ -1,17 +1,19 @@
 """Shared pieces of the benchmark: measured child processes, medians, the question list.
 
 Every client runs in a child process of its own so that its CPU time and peak RSS come from
-the kernel (`wait4` rusage), never from the client's own say-so. Rates are taken over the
-client's work only (it reports its elapsed seconds), so interpreter start and imports do not
-count against anyone.
+the kernel (`wait4` rusage for CPU, /proc VmHWM for memory), never from the client's own
+say-so. Rates are taken over the client's work only (it reports its elapsed seconds), so
+interpreter start and imports do not count against anyone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ class Measured:
     questions: int
     elapsed: float  # seconds of work, as the client measured it
     cpu: float  # user + system seconds of the whole process (kernel rusage)
-    peak_rss_mb: float  # ru_maxrss of the process
+    peak_rss_mb: float  # VmHWM of the process (see PeakWatcher)
     outcomes: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -67,14 +69,45 @@ def run_measured(
     """Run `argv` to its end; its own CPU seconds and peak RSS from the kernel."""
     began = time.monotonic()
     process = subprocess.Popen(list(argv), stdout=log, stderr=log, env=env)
+    watcher = PeakWatcher(process.pid)
+    watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
+    watcher.stopped.set()
+    watcher.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     return Usage(
         wall=time.monotonic() - began,
         cpu=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        peak_rss_mb=watcher.peak_kib / 1024,
         returncode=process.returncode,
     )
+
+
+class PeakWatcher(threading.Thread):
+    """The child's own peak RSS: `VmHWM` of its address space, read from /proc while it runs.
+
+    Not `wait4`'s ru_maxrss: Linux carries the high-water mark of the address space a child had
+    before `exec` into it, which after a fork is the benchmark's own (a parent holding the
+    lab's expected verdicts: ~800 MB), so every client would seem at least that large."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.pid))
+            self.stopped.wait(self.interval)
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(found[1]) if found else 0
 
 
 def read_json(path: Path) -> dict[str, Any]:
