@@ -61,6 +61,7 @@ class Usage:
     cpu: float
     peak_rss_mb: float
     returncode: int
+    rss_trace: tuple[tuple[float, float], ...] = ()
 
 
 def run_measured(
@@ -80,6 +81,7 @@ def run_measured(
         cpu=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=watcher.peak_kib / 1024,
         returncode=process.returncode,
+        rss_trace=tuple(watcher.trace),
     )
 
 
@@ -90,23 +92,29 @@ class PeakWatcher(threading.Thread):
     before `exec` into it, which after a fork is the benchmark's own (a parent holding the
     lab's expected verdicts: ~800 MB), so every client would seem at least that large."""
 
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
+    def __init__(self, pid: int, interval: float = 0.1, trace_every: float = 5.0) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self.pid, self.interval, self.trace_every, self.peak_kib = pid, interval, trace_every, 0
+        self.trace: list[tuple[float, float]] = []  # (seconds, current RSS in MB)
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        began = next_trace = time.monotonic()
         while not self.stopped.is_set():
-            self.peak_kib = max(self.peak_kib, _vm_hwm_kib(self.pid))
+            hwm, rss = _vm_kib(self.pid, "VmHWM"), _vm_kib(self.pid, "VmRSS")
+            self.peak_kib = max(self.peak_kib, hwm)
+            if rss and time.monotonic() >= next_trace:
+                self.trace.append((time.monotonic() - began, rss / 1024))
+                next_trace += self.trace_every
             self.stopped.wait(self.interval)
 
 
-def _vm_hwm_kib(pid: int) -> int:
+def _vm_kib(pid: int, field: str) -> int:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return 0
-    found = re.search(r"VmHWM:\s+(\d+) kB", status)
+    found = re.search(field + r":\s+(\d+) kB", status)
     return int(found[1]) if found else 0
 
 

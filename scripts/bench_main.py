@@ -24,7 +24,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -132,7 +131,7 @@ def scan(
         usage.cpu,
         usage.peak_rss_mb,
         dict(outcomes),
-        {"wall": usage.wall},
+        {"wall": usage.wall, "rss_trace": usage.rss_trace},
     )
     measured.outcomes["lost"] = measured.lost + outcomes["report_auth_unresolved"]
     return measured, folder
@@ -302,54 +301,17 @@ def memory_list(path: Path, lines: int, lab_csv: Path) -> Path:
     return path
 
 
-class RssSampler(threading.Thread):
-    """RSS of the scan process every `interval` seconds (growth over a long run)."""
-
-    def __init__(self, parent_pid: int, interval: float = 5.0) -> None:
-        super().__init__(daemon=True)
-        self.parent_pid, self.interval = parent_pid, interval
-        self.samples: list[tuple[float, float]] = []
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        began = time.monotonic()
-        while not self.stopped.wait(self.interval):
-            for child in _children(self.parent_pid):
-                rss = _rss_mb(child)
-                if rss:
-                    self.samples.append((time.monotonic() - began, rss))
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    found = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(found[1]) / 1024 if found else 0.0
-
-
 def memory_check(out: Path, lab_dir: Path, nameserver: str, lines: int, log: Any) -> str:
     folder = out / "memory"
     folder.mkdir(exist_ok=True)
     say(f"memory check: writing a {lines:,}-line domain list")
     path = memory_list(folder / f"domains-{lines}.txt", lines, lab_dir / "domains.csv")
     say("memory check: scanning it")
-    sampler = RssSampler(os.getpid())
-    sampler.start()
     measured, snap = scan(path, folder, "memory", nameserver, [], log)
-    sampler.stopped.set()
     manifest = read_json(snap / "manifest.json")
-    every = max(1, len(sampler.samples) // 10)
-    trace = ", ".join(f"{t:.0f}s:{rss:.0f}" for t, rss in sampler.samples[::every])
+    samples = measured.extra["rss_trace"]
+    every = max(1, len(samples) // 10)
+    trace = ", ".join(f"{t:.0f}s:{rss:.0f}" for t, rss in samples[::every])
     shutil.rmtree(snap / "domains", ignore_errors=True)
     return (
         f"memory check: {lines:,} lines, {manifest['rows']:,} rows, status {manifest['status']}, "

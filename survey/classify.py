@@ -26,7 +26,7 @@ from survey.vendors import VendorTable
 OrgOf = Callable[[str], str]
 
 
-@functools.lru_cache(maxsize=16_384)
+@functools.lru_cache(maxsize=4096)
 def _discover(texts: tuple[str, ...]) -> DmarcDiscovery:
     """§6.6.3 discovery over the texts at one name, computed once per distinct answer: the
     scan asks for it when deciding on the fallback and again when classifying (values are

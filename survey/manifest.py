@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -126,44 +127,46 @@ def finish_manifest(
     return manifest
 
 
+_TALLIED = ("dmarc_lookup", "spf_lookup", "dmarc_org_lookup", "dmarc_status", "spf_status", "type")
+
+
 def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
-    """Counts for the manifest, read back from the parts on disk (exact across resumes)."""
-    columns = [
-        "dmarc_lookup",
-        "spf_lookup",
-        "dmarc_org_lookup",
-        "dmarc_status",
-        "spf_status",
-        "type",
-        "dmarc_warnings",
-    ]
-    table = Snapshot(writer.folder, {}).to_table(columns)
+    """Counts for the manifest, read back from the parts on disk (exact across resumes).
 
-    def counts(name: str) -> dict[str, int]:
-        values = pc.value_counts(pc.fill_null(table[name], "null")).to_pylist()
-        return {str(v["values"]): int(v["counts"]) for v in values}
-
-    types = counts("type")
+    Batch by batch: memory stays that of one part, whatever the size of the snapshot."""
+    counts: dict[str, Counter[str]] = {name: Counter() for name in _TALLIED}
+    rows = auth_unresolved = 0
+    for batch in Snapshot(writer.folder, {}).iter_batches([*_TALLIED, "dmarc_warnings"]):
+        rows += batch.num_rows
+        for name in _TALLIED:
+            values = pc.value_counts(pc.fill_null(batch.column(name), "null")).to_pylist()
+            counts[name].update({str(v["values"]): int(v["counts"]) for v in values})
+        auth_unresolved += int(pc.sum(report_auth_unresolved(batch)).as_py() or 0)
+    types = dict(counts["type"])
     return {
-        "rows": table.num_rows,
+        "rows": rows,
         "parts": len(writer.done_parts()),
         "outcomes": {
-            "dmarc": counts("dmarc_lookup"),
-            "spf": counts("spf_lookup"),
-            "dmarc_org": counts("dmarc_org_lookup"),
+            "dmarc": dict(counts["dmarc_lookup"]),
+            "spf": dict(counts["spf_lookup"]),
+            "dmarc_org": dict(counts["dmarc_org_lookup"]),
         },
-        "dmarc_status": counts("dmarc_status"),
-        "spf_status": counts("spf_status"),
+        "dmarc_status": dict(counts["dmarc_status"]),
+        "spf_status": dict(counts["spf_status"]),
         "types": types,
         "unresolved": types.get("null", 0),
-        "report_auth_unresolved": int(pc.sum(report_auth_unresolved(table)).as_py() or 0),
+        "report_auth_unresolved": auth_unresolved,
     }
 
 
-def report_auth_unresolved(table: pa.Table) -> pa.Array:
+def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
     """Per row: a report-authorization question (RFC 7489 §7.1) ended without an answer."""
-    warnings = table["dmarc_warnings"].to_pylist()
-    return pa.array([REPORT_AUTH_UNRESOLVED in (w or ()) for w in warnings], pa.bool_())
+    warnings = table.column("dmarc_warnings")
+    if isinstance(warnings, pa.ChunkedArray):
+        warnings = warnings.combine_chunks()
+    hit = pc.equal(pc.list_flatten(warnings), REPORT_AUTH_UNRESOLVED)
+    rows = pc.filter(pc.list_parent_indices(warnings), hit)
+    return pc.is_in(pa.array(range(len(warnings)), pa.int64()), value_set=rows.cast(pa.int64()))
 
 
 def unresolved_rows(table: pa.Table) -> pa.Array:

@@ -40,7 +40,7 @@ from survey.errors import InputError
 #: The list shipped with the repository.
 DEFAULT_LIST = DATA_DIR / "public_suffix_list.dat"
 #: Lookups cached per process; organizational domains repeat a lot across a scan.
-CACHE_SIZE = 1 << 18
+CACHE_SIZE = 65_536  # names; enough for the domains in flight and their report hosts
 _PRIVATE_MARKER = "===BEGIN PRIVATE DOMAINS==="
 _VERSION = re.compile(r"^//\s*VERSION:\s*(\d{4}-\d{2}-\d{2})")
 

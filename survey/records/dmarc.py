@@ -170,7 +170,7 @@ def discover(texts: Sequence[str]) -> DmarcDiscovery:
 
 # Records repeat across domains (`v=spf1 -all`, the big providers' includes, `v=DMARC1; p=none`):
 # the result is frozen and never depends on anything but the text, so parse each text once.
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def parse_dmarc_record(text: str) -> DmarcRecord:
     """Parse one TXT text from a `_dmarc` name; never raises (RFC 7489 §6.3, §6.4)."""
     discard = _discard_reason(text)

@@ -117,7 +117,7 @@ def discover_spf(texts: Sequence[str]) -> SpfDiscovery:
 
 # Records repeat across domains (`v=spf1 -all`, the big providers' includes, `v=DMARC1; p=none`):
 # the result is frozen and never depends on anything but the text, so parse each text once.
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def parse_spf_record(text: str) -> SpfRecord:
     """Parse one TXT text as an SPF record (§4.6.1 `record = version terms *SP`); never raises."""
     if not is_spf(text):
