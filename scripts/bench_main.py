@@ -29,7 +29,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -46,6 +45,7 @@ from bench_lib import (
     write_questions,
 )
 
+from survey.lab.compare import column_differences
 from survey.lab.generate import WORDS, generate_lab
 from survey.lab.knot import KnotServer
 from survey.resolver import ResolverSettings
@@ -53,25 +53,6 @@ from survey.scan import DEFAULT_CHUNK_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
-COMPARED = [
-    "org_domain",
-    "dmarc_status",
-    "dmarc_source",
-    "dmarc_p",
-    "dmarc_sp",
-    "dmarc_effective_p",
-    "dmarc_pct",
-    "dmarc_errors",
-    "dmarc_warnings",
-    "spf_status",
-    "spf_all",
-    "spf_errors",
-    "spf_warnings",
-    "type",
-    "report_type",
-    "rua_vendors",
-    "ruf_vendors",
-]
 
 
 def say(text: str) -> None:
@@ -137,35 +118,13 @@ def scan(
     return measured, folder
 
 
-def compare_with_expected(folder: Path, expected_path: Path) -> int:
-    """Rows whose verdict differs from the lab's truth (0 when all agree), with a sample."""
-    got = pq.read_table(folder / "domains", columns=["domain", *COMPARED]).to_pandas()
-    want = pq.read_table(expected_path, columns=["domain", *COMPARED]).to_pandas()
-    got, want = got.set_index("domain").sort_index(), want.set_index("domain").sort_index()
-    if not got.index.equals(want.index):
-        say(f"domains differ: {len(got)} scanned, {len(want)} expected")
-        return max(len(got), len(want))
-    differ = pd.Series(False, index=got.index)
-    for column in COMPARED:
-        # Plain lists: a pandas Series would turn the None of missing cells back into NaN.
-        a, b = [_cell(v) for v in got[column]], [_cell(v) for v in want[column]]
-        bad = pd.Series([x != y for x, y in zip(a, b, strict=True)], index=got.index)
-        if bad.any():
-            first = int(bad.to_numpy().argmax())
-            say(
-                f"{column}: {int(bad.sum())} rows differ, e.g. {a[first]!r} vs {b[first]!r} "
-                f"at {got.index[first]}"
-            )
-        differ |= bad
-    return int(differ.sum())
-
-
-def _cell(value: object) -> object:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
-    if hasattr(value, "__len__") and not isinstance(value, str):
-        return tuple(value)  # type: ignore[arg-type]
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+def compare_with_expected(folder: Path, lab_dir: Path) -> int:
+    """Domains whose verdict differs from the lab's truth (0 when all agree), with a sample."""
+    differences = column_differences(folder, lab_dir)
+    for column, rows in differences.items():
+        domain, got, want = rows[0]
+        say(f"{column}: {len(rows)} rows differ, e.g. {got!r} vs {want!r} at {domain}")
+    return len({domain for rows in differences.values() for domain, _, _ in rows})
 
 
 # -- (a) floor, (c) dnsperf, (d) checkdmarc -------------------------------------------------
@@ -364,7 +323,7 @@ def main() -> None:
             measured, folder = scan(
                 lab_dir / "domains.csv", out, f"bench-{rep}", ns, args.scan_arg, log
             )
-            mismatches.append(compare_with_expected(folder, lab_dir / "expected.parquet"))
+            mismatches.append(compare_with_expected(folder, lab_dir))
             if rep == 1:
                 count = write_questions(questions, questions_from_snapshot(folder / "domains"))
                 _write_dnsperf_input(questions, out / "dnsperf.txt")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from lab_compare import COMPARED, differing, expected_rows, snapshot_rows
 
 from survey.errors import SnapshotError
+from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows
 from survey.lab.faults import FaultPlan, FaultProxy
 from survey.report import open_for_report
 from survey.resolver import ResolverSettings

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from lab_compare import ANSWERS, COMPARED, differing, expected_rows, snapshot_rows
 
 from survey.classify import REPORT_AUTH_UNRESOLVED
 from survey.errors import LabError, SnapshotError
+from survey.lab.compare import ANSWERS, COMPARED, differing, expected_rows, snapshot_rows
 from survey.lab.faults import Action, FaultPlan, FaultProxy, Window, decide
 from survey.resolver import ResolverSettings
 from survey.retry import RetryOptions, run_retry

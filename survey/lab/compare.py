@@ -1,4 +1,8 @@
-"""Comparing a scanned snapshot with the lab's truth (expected.parquet), row by row."""
+"""Does a scanned snapshot reproduce the lab's truth (expected.parquet)? Row by row.
+
+Used by the end-to-end tests, the fault and crash tests, `scripts/soak` and `scripts/bench`, so
+that "the verdicts are exact" means one thing everywhere.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from survey.errors import LabError
 from survey.snapshot import Snapshot
 
 #: The verdict columns the lab states the truth of.
@@ -54,9 +59,25 @@ def expected_rows(lab_folder: Path) -> dict[str, dict[str, object]]:
 
 def snapshot_rows(folder: Path) -> dict[str, dict[str, object]]:
     frame = Snapshot.open(folder).to_pandas(["domain", *COMPARED, *LOOKUPS])
-    assert frame.domain.is_unique, "a domain appears twice in the snapshot"
+    if not frame.domain.is_unique:
+        raise LabError(f"a domain appears twice in the snapshot {folder}")
     return rows_by_domain(frame)
 
 
 def differing(got: dict[str, object], want: dict[str, object], columns: tuple[str, ...]) -> dict:
     return {c: (got[c], want[c]) for c in columns if got[c] != want[c]}
+
+
+def column_differences(
+    snapshot_folder: Path, lab_folder: Path
+) -> dict[str, list[tuple[str, object, object]]]:
+    """Per compared column, the (domain, scanned, expected) triples that differ; a domain
+    scanned but not expected (or the reverse) is listed under `domain`."""
+    got, want = snapshot_rows(snapshot_folder), expected_rows(lab_folder)
+    found: dict[str, list[tuple[str, object, object]]] = {}
+    for domain in sorted(got.keys() ^ want.keys()):
+        found.setdefault("domain", []).append((domain, domain in got, domain in want))
+    for domain in sorted(got.keys() & want.keys()):
+        for column, (a, b) in differing(got[domain], want[domain], COMPARED).items():
+            found.setdefault(column, []).append((domain, a, b))
+    return found
