@@ -113,9 +113,9 @@ class DomainScanner:
     async def scan(self, item: InputDomain) -> Verdict:
         domain = item.domain
         org = self._org_of(domain)
-        dmarc, spf = await asyncio.gather(
-            self._pool.txt(f"_dmarc.{domain}"), self._pool.txt(domain)
-        )
+        # Both questions are in flight before the first await (txt() returns a future).
+        dmarc_future, spf_future = self._pool.txt(f"_dmarc.{domain}"), self._pool.txt(domain)
+        dmarc, spf = await dmarc_future, await spf_future
         org_answer = None
         if needs_org_lookup(domain, org, dmarc):
             org_answer = await self._org_dmarc(org)
