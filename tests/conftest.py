@@ -31,6 +31,13 @@ class ServedLab:
     def expected(self) -> Path:
         return self.folder / "expected.parquet"
 
+    def first_domains(self, n: int, folder: Path) -> Path:
+        """The lab's first `n` domains (in rank order) as a domains.csv of their own."""
+        lines = self.domains_csv.read_text().splitlines()[: n + 1]  # the header, then n rows
+        path = folder / "domains.csv"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
 
 def require_knot() -> None:
     if shutil.which("knotd") is None:

@@ -36,10 +36,7 @@ WAIT = 120  # seconds a subprocess may take at most before the test fails (not a
 
 @pytest.fixture(scope="module")
 def crash_input(knot_lab, tmp_path_factory) -> Path:
-    lines = knot_lab.domains_csv.read_text().splitlines()[: N + 1]
-    path = tmp_path_factory.mktemp("crash-input") / "domains.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return knot_lab.first_domains(N, tmp_path_factory.mktemp("crash-input"))
 
 
 @pytest.fixture(scope="module")

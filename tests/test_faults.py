@@ -38,10 +38,7 @@ def fast_settings(nameserver: str) -> ResolverSettings:
 
 @pytest.fixture(scope="module")
 def fault_input(knot_lab, tmp_path_factory) -> Path:
-    lines = knot_lab.domains_csv.read_text().splitlines()[: N + 1]
-    path = tmp_path_factory.mktemp("fault-input") / "domains.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return knot_lab.first_domains(N, tmp_path_factory.mktemp("fault-input"))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -83,17 +82,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def small_input(knot_lab, tmp_path: Path, n: int) -> Path:
-    lines = knot_lab.domains_csv.read_text().splitlines()[: n + 1]
-    path = tmp_path / "small.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_dead_nameserver_gives_unresolved_never_absent(knot_lab, tmp_path) -> None:
     dead = f"127.0.0.1:{free_port()}"
     options = ScanOptions(
-        input_path=small_input(knot_lab, tmp_path, 60),
+        input_path=knot_lab.first_domains(60, tmp_path),
         snapshots=tmp_path / "snaps",
         label="dead",
         resolver=settings(dead, timeout=0.2, tries=2),
@@ -108,7 +100,7 @@ def test_dead_nameserver_gives_unresolved_never_absent(knot_lab, tmp_path) -> No
 
 
 def test_resume_scans_only_missing_parts(knot_lab, tmp_path) -> None:
-    source = small_input(knot_lab, tmp_path, 900)
+    source = knot_lab.first_domains(900, tmp_path)
     common = {
         "input_path": source,
         "snapshots": tmp_path / "snaps",
@@ -132,7 +124,7 @@ def test_resume_scans_only_missing_parts(knot_lab, tmp_path) -> None:
 
 
 def test_cli_scan_and_check(knot_lab, tmp_path) -> None:
-    source = small_input(knot_lab, tmp_path, 200)
+    source = knot_lab.first_domains(200, tmp_path)
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     run = subprocess.run(
         [sys.executable, "-m", "survey", "scan", str(source), "--label", "cli",
