@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from survey import psl
-from survey.domains import normalise, validate
+from survey.domains import InputDomain, normalise, validate
 from survey.errors import InputError
 from survey.records.dmarc import DMARC_CODES
 from survey.records.spf import SPF_CODES
@@ -40,18 +40,12 @@ def check_domains(names: list[str], settings: ResolverSettings) -> list[dict[str
 
 
 async def _check_all(domains: list[str], settings: ResolverSettings) -> list[dict[str, Any]]:
-    from survey.domains import InputDomain
-
     async with ResolverPool(settings) as pool:
         scanner = DomainScanner(pool, psl.organizational_domain, VendorTable.load(), True)
         verdicts = await asyncio.gather(
             *(scanner.scan(InputDomain(d, None, None)) for d in domains)
         )
     return [asdict(v) for v in verdicts]
-
-
-def _meaning(code: str, table: dict[str, str]) -> str:
-    return table.get(code, "")
 
 
 def render_text(result: dict[str, Any]) -> str:
@@ -94,5 +88,5 @@ def _problems(result: dict[str, Any], prefix: str, table: dict[str, str]) -> lis
     lines = []
     for severity in ("errors", "warnings"):
         for code in result[f"{prefix}_{severity}"]:
-            lines.append(f"    {severity[:-1]}: {code} — {_meaning(code, table)}")
+            lines.append(f"    {severity[:-1]}: {code} — {table.get(code, '')}")
     return lines
