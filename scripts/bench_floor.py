@@ -1,12 +1,15 @@
-"""The floor: the questions `survey scan` asks, through a bare aiodns loop, nothing else.
+"""The floors: the questions `survey scan` asks, through a bare client, nothing else.
 
-Same channel settings as the survey's resolver pool (EDNS flag, timeout, tries=1, the same
-event loop), the same phases per domain (the two first questions at once, then the
-organizational fallback, then the RFC 7489 §7.1 names) and the same number of questions in
-flight. No parsing, no classification, no retries, no output: what is left is the cost of
-asking. Writes a JSON result (elapsed seconds, outcome counts).
+`--client aiodns` (the issue's floor, (a)): a bare aiodns loop with c-ares options matching
+the survey's settings (EDNS on, the same timeout, one try, the same event loop and number of
+questions in flight). `--client pool` ((a2)): the survey's own resolver pool and transport,
+asked the same questions by the same loop, so that b/a2 is what the pipeline costs over its
+own DNS client. Both follow the scan's phases per domain (the two first questions at once,
+then the organizational fallback, then the RFC 7489 §7.1 names). No classification, no
+retries, no output: what is left is the cost of asking. Writes a JSON result (elapsed
+seconds, outcome counts).
 
-    python scripts/bench_floor.py QUESTIONS RESULT --nameserver 127.0.0.1:PORT
+    python scripts/bench_floor.py QUESTIONS RESULT --nameserver 127.0.0.1:PORT [--client pool]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiodns
 import pycares
@@ -24,19 +28,37 @@ import pycares
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lib import DomainQuestions, read_questions, write_json
 
-from survey.resolver import ResolverSettings, channel_options, outcome_of_errno, run
+from survey.outcome import Outcome
+from survey.resolver import ResolverPool, ResolverSettings, run
+
+# The c-ares statuses that are DNS answers; every other status is `error`.
+_CARES_OUTCOMES = {
+    pycares.errno.ARES_ENOTFOUND: Outcome.NXDOMAIN,
+    pycares.errno.ARES_ENODATA: Outcome.NODATA,
+    pycares.errno.ARES_ESERVFAIL: Outcome.SERVFAIL,
+    pycares.errno.ARES_EREFUSED: Outcome.REFUSED,
+    pycares.errno.ARES_ETIMEOUT: Outcome.TIMEOUT,
+}
 
 
 async def ask_all(
-    questions: list[DomainQuestions], nameserver: str, concurrency: int, timeout: float
+    questions: list[DomainQuestions], nameserver: str, concurrency: int, timeout: float, client: str
 ) -> Counter[str]:
-    settings = ResolverSettings(nameservers=(nameserver,), timeout=timeout)
+    settings = ResolverSettings(
+        nameservers=(nameserver,), timeout=timeout, tries=1, concurrency=concurrency
+    )
+    outcomes: Counter[str] = Counter()
+    if client == "pool":
+        async with ResolverPool(settings) as pool:
+            await _domains(questions, concurrency, _pool_asker(pool, outcomes))
+        return outcomes
     channel = aiodns.DNSResolver(
         nameservers=list(settings.nameservers),
         loop=asyncio.get_running_loop(),
-        **channel_options(settings),
+        flags=pycares.ARES_FLAG_EDNS,  # c-ares' default, lost when flags are given
+        timeout=settings.timeout,
+        tries=1,
     )
-    outcomes: Counter[str] = Counter()
     gate = asyncio.Semaphore(concurrency)
 
     async def ask(name: str) -> None:
@@ -44,9 +66,25 @@ async def ask_all(
             try:
                 await channel.query_dns(name, "TXT")
             except aiodns.error.DNSError as exc:
-                outcomes[str(outcome_of_errno(exc.args[0]))] += 1
+                outcomes[str(_CARES_OUTCOMES.get(exc.args[0], Outcome.ERROR))] += 1
             else:
                 outcomes["ok"] += 1
+
+    await _domains(questions, concurrency, ask)
+    await channel.close()
+    return outcomes
+
+
+def _pool_asker(pool: ResolverPool, outcomes: Counter[str]) -> Any:
+    async def ask(name: str) -> None:
+        answer = await pool.txt(name)
+        outcomes[str(answer.outcome)] += 1
+
+    return ask
+
+
+async def _domains(questions: list[DomainQuestions], concurrency: int, ask: Any) -> None:
+    """The scan's phases per domain, `concurrency` domains' questions at a time at most."""
 
     async def domain_worker(todo: list[DomainQuestions]) -> None:
         while todo:
@@ -58,9 +96,7 @@ async def ask_all(
                 await asyncio.gather(*(ask(name) for name in item.report_auth))
 
     todo = list(reversed(questions))
-    await asyncio.gather(*(domain_worker(todo) for _ in range(concurrency)))
-    await channel.close()
-    return outcomes
+    await asyncio.gather(*(domain_worker(todo) for _ in range(max(1, concurrency // 2))))
 
 
 def main() -> None:
@@ -70,10 +106,11 @@ def main() -> None:
     parser.add_argument("--nameserver", required=True)
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--client", choices=("aiodns", "pool"), default="aiodns")
     args = parser.parse_args()
     questions = read_questions(args.questions)
     began = time.monotonic()
-    outcomes = run(ask_all(questions, args.nameserver, args.concurrency, args.timeout))
+    outcomes = run(ask_all(questions, args.nameserver, args.concurrency, args.timeout, args.client))
     elapsed = time.monotonic() - began
     write_json(
         args.result,
@@ -82,6 +119,7 @@ def main() -> None:
             "questions": sum(len(q.all()) for q in questions),
             "elapsed": elapsed,
             "outcomes": dict(outcomes),
+            "client": args.client,
             "pycares": pycares.__version__,
             "aiodns": aiodns.__version__,
         },

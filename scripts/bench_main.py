@@ -4,11 +4,12 @@ Generates the lab (200,000 domains, `--large` for 1,000,000), serves it with Kno
 loopback port and measures, side by side in one run, `--reps` times each:
 
   (a) floor       the scan's own questions through a bare aiodns loop (scripts/bench_floor.py)
+  (a2) pool       the same questions through the survey's own resolver pool, nothing else
   (b) scan        `survey scan` end to end: questions, parsing, classification, Parquet
   (c) dnsperf     the server's ceiling, asked the same questions
   (d) checkdmarc  DMARC + SPF checks of 2,000 of the domains (its own venv)
 
-then prints the medians and the ratios b/a, b/c, b/d. Every scan's verdicts are compared with
+then prints the medians and the ratios b/a, b/a2, b/c, b/d. Every scan's verdicts are compared with
 the lab's expected.parquet, and lost answers (timeouts, errors) are counted: both must be 0.
 Finally the memory check scans a generated 5,000,000-line list served mostly as NXDOMAIN and
 reports the scan's peak RSS (`--skip-memory` leaves it out).
@@ -52,6 +53,7 @@ from survey.resolver import ResolverSettings
 from survey.scan import DEFAULT_CHUNK_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOORS = {"aiodns": "a floor", "pool": "a2 pool"}
 SCRIPTS = ROOT / "scripts"
 
 
@@ -130,16 +132,18 @@ def compare_with_expected(folder: Path, lab_dir: Path) -> int:
 # -- (a) floor, (c) dnsperf, (d) checkdmarc -------------------------------------------------
 
 
-def floor(questions: Path, out: Path, nameserver: str, concurrency: int, log: Any) -> Measured:
-    result_path = out / "floor.json"
+def floor(
+    questions: Path, out: Path, nameserver: str, concurrency: int, client: str, log: Any
+) -> Measured:
+    result_path = out / f"floor-{client}.json"
     argv = [sys.executable, str(SCRIPTS / "bench_floor.py"), str(questions), str(result_path)]
-    argv += ["--nameserver", nameserver, "--concurrency", str(concurrency)]
+    argv += ["--nameserver", nameserver, "--concurrency", str(concurrency), "--client", client]
     usage = run_measured(argv, log)
     if usage.returncode != 0:
         raise SystemExit("the floor client failed; see the log")
     result = read_json(result_path)
     measured = Measured(
-        "a floor",
+        FLOORS[client],
         result["domains"],
         result["questions"],
         result["elapsed"],
@@ -229,6 +233,10 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
     a, b = _summary(results["a floor"]), _summary(results["b scan"])
     lines.append(f"medians of {reps} run(s). ratios of the medians:")
     lines.append(f"  b/a (scan / floor, domains/s)        {b['domains/s'] / a['domains/s']:.3f}")
+    if "a2 pool" in results:
+        a2 = _summary(results["a2 pool"])
+        ratio = b["domains/s"] / a2["domains/s"]
+        lines.append(f"  b/a2 (scan / own pool, domains/s)    {ratio:.3f}")
     if "c dnsperf" in results:
         c = _summary(results["c dnsperf"])
         ratio = b["queries/s"] / c["queries/s"]
@@ -310,7 +318,12 @@ def main() -> None:
         if value == "--concurrency":
             concurrency = int(args.scan_arg[i + 1])
     log = open(out / "bench.log", "a", encoding="utf-8")  # noqa: SIM115
-    results: dict[str, list[Measured]] = {"a floor": [], "b scan": [], "c dnsperf": []}
+    results: dict[str, list[Measured]] = {
+        "a floor": [],
+        "a2 pool": [],
+        "b scan": [],
+        "c dnsperf": [],
+    }
     if python_cd:
         results["d checkdmarc"] = []
     mismatches = []
@@ -334,8 +347,9 @@ def main() -> None:
             measured.questions = count
             results["b scan"].append(measured)
             shutil.rmtree(folder / "domains", ignore_errors=True)
-            say(f"run {rep}/{args.reps}: (a) floor")
-            results["a floor"].append(floor(questions, out, ns, concurrency, log))
+            for client, row in FLOORS.items():
+                say(f"run {rep}/{args.reps}: ({row.split()[0]}) {client} floor")
+                results[row].append(floor(questions, out, ns, concurrency, client, log))
             say(f"run {rep}/{args.reps}: (c) dnsperf")
             results["c dnsperf"].append(
                 dnsperf(out / "dnsperf.txt", knot.port, concurrency, args.dnsperf_seconds, log)

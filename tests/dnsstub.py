@@ -7,7 +7,7 @@ malformed reply), for every query or for the next `times` ones. UDP answers larg
 bytes, or than the EDNS payload the query offered (capped at `udp_max_payload`), come back
 with TC=1 so the client must ask again over TCP (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
 
-Answers carry TTL 0 unless `ttl` is given, so that c-ares' query cache stays out of the way.
+Answers carry TTL 0 unless `ttl` is given (a client that caches would then show it).
 
 Both sockets are bound in the constructor, so the server is ready before a test starts; each
 query is handled in its own thread, so an answer `delay` holds one query without blocking
@@ -37,6 +37,8 @@ class Fault(StrEnum):
     NOTIMP = "notimp"
     DROP = "drop"  # no reply at all: the client times out
     MALFORMED = "malformed"  # a reply whose answer section is cut short
+    NO_EDNS = "no-edns"  # FORMERR without OPT to a query with EDNS, as an old server (RFC 6891 §7)
+    NO_EDNS_BARE = "no-edns-bare"  # the same, and without the question either
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +72,7 @@ class DnsStub:
         self.cnames = {_key(k): _key(v) for k, v in (cnames or {}).items()}
         self.udp_max_payload = udp_max_payload
         self.delay = delay
-        # TTL 0 (the default) keeps c-ares' query cache out of the way: every question
-        # reaches the stub; a positive TTL lets the client cache the answers.
+        # TTL 0 (the default): no client may cache; a positive TTL would let one.
         self.ttl = ttl
         self.log: list[QueryLog] = []
         self.max_outstanding = 0
@@ -153,6 +154,13 @@ class DnsStub:
     ) -> bytes | None:
         if fault is Fault.DROP:
             return None
+        if fault in (Fault.NO_EDNS, Fault.NO_EDNS_BARE) and payload is not None:
+            reply = query.reply()
+            reply.ar = []
+            reply.header.rcode = RCODE.FORMERR
+            if fault is Fault.NO_EDNS_BARE:
+                reply.questions = []
+            return reply.pack()
         reply = query.reply()
         if payload is not None:
             reply.add_ar(EDNS0(udp_len=self.udp_max_payload))
@@ -206,7 +214,7 @@ def _soa(name: str, ttl: int) -> RR:
 
 
 def _truncated(query: DNSRecord, edns: bool, payload: int) -> bytes:
-    # dnslib's DNSRecord.truncate() drops the question, and c-ares discards a reply whose
+    # dnslib's DNSRecord.truncate() drops the question, and a client discards a reply whose
     # question does not match its query; keep the question, set TC, no records.
     header = DNSHeader(id=query.header.id, bitmap=query.header.bitmap, qr=1, aa=1, ra=1, tc=1)
     reply = DNSRecord(header, q=query.q)

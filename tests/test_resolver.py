@@ -1,6 +1,7 @@
-"""The resolver pool against tests/dnsstub.py on 127.0.0.1: every outcome from a real packet
-exchange, TXT assembly, TCP fallback, retries, the try deadline, de-duplication and its
-cancellation safety, the concurrency bound, channel recycling, no event thread, and the qps
+"""The resolver pool and its transport against tests/dnsstub.py on 127.0.0.1: every outcome
+from a real packet exchange, TXT assembly, TCP fallback, EDNS fallback, retries and the
+nameserver each goes to, the try deadline and late replies, forged replies, de-duplication
+and its cancellation safety, the concurrency bound, sockets, no cache, no thread, and the qps
 token bucket as a pure unit."""
 
 import asyncio
@@ -11,21 +12,21 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
-import pycares
 import pytest
+from dnslib import RR, DNSRecord
 
 from survey import resolver
 from survey.errors import InputError, ResolverError
 from survey.outcome import Outcome, TxtAnswer
 from survey.resolver import (
-    OUTCOME_BY_STATUS,
     ResolverPool,
     ResolverSettings,
     TokenBucket,
-    outcome_of_errno,
     parse_nameserver,
     run,
+    system_nameservers,
 )
 from tests.dnsstub import DnsStub, Fault
 
@@ -104,9 +105,12 @@ def test_a_port_where_nothing_listens_is_never_an_answer() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = ResolverSettings(nameservers=(f"127.0.0.1:{port}",), timeout=0.2, tries=2)
+    settings = ResolverSettings(nameservers=(f"127.0.0.1:{port}",), timeout=2.0, tries=2)
+    began = time.monotonic()
     (answer,) = ask(settings, "ok.test")
-    assert answer.outcome in {Outcome.TIMEOUT, Outcome.ERROR}
+    # ICMP port unreachable ends the try at once (no waiting for the deadline), not retried.
+    assert (answer.outcome, answer.tries) == (Outcome.ERROR, 1)
+    assert time.monotonic() - began < settings.timeout
 
 
 # -- TXT assembly ----------------------------------------------------------------------------
@@ -147,7 +151,7 @@ def test_cname_followed(stub: DnsStub, name: str, outcome: Outcome, texts: tuple
 
 @pytest.mark.parametrize(
     ("udp_max_payload", "records"),
-    [(512, BIG[:3]), (1232, BIG)],  # over 512 bytes; over the EDNS payload c-ares offers
+    [(512, BIG[:3]), (1232, BIG)],  # over 512 bytes; over the EDNS payload the pool offers
 )
 def test_truncated_answer_arrives_whole_over_tcp(udp_max_payload: int, records: list) -> None:
     with DnsStub({"big.test": records}, udp_max_payload=udp_max_payload) as stub:
@@ -159,7 +163,15 @@ def test_truncated_answer_arrives_whole_over_tcp(udp_max_payload: int, records: 
 
 def test_queries_offer_edns(stub: DnsStub) -> None:
     ask_one(stub, "ok.test")
-    assert [q.edns_payload for q in stub.log] == [1232]  # c-ares' default, kept (RFC 6891)
+    assert [q.edns_payload for q in stub.log] == [1232]  # RFC 6891; DNS Flag Day 2020
+
+
+@pytest.mark.parametrize("fault", [Fault.NO_EDNS, Fault.NO_EDNS_BARE])
+def test_a_server_without_edns_is_asked_again_without_it(stub: DnsStub, fault: Fault) -> None:
+    stub.fail("ok.test", fault)  # FORMERR, no OPT, to a query with EDNS (RFC 6891 §7)
+    answer = ask_one(stub, "ok.test")
+    assert (answer.outcome, answer.texts, answer.tries) == (Outcome.OK, ("hello",), 1)
+    assert [q.edns_payload for q in stub.log] == [1232, None]
 
 
 # -- retries ---------------------------------------------------------------------------------
@@ -204,17 +216,38 @@ def test_dropped_query_times_out_after_exactly_tries(stub: DnsStub) -> None:
 
 
 @pytest.mark.parametrize("fault", [Fault.SERVFAIL, Fault.REFUSED, Fault.DROP])
-def test_a_failing_nameserver_is_skipped_within_one_try(fault: Fault) -> None:
-    # c-ares asks the next nameserver itself (tries=1 means once per nameserver).
+def test_a_failing_nameserver_is_skipped_on_the_next_try(fault: Fault) -> None:
+    # First tries take the nameservers in turn; a retry goes to the next one. REFUSED is a
+    # nameserver's refusal, not the domain's answer: with another nameserver it is asked there.
     names = [f"n{i}.test" for i in range(10)]
     table = {n: [[b"x"]] for n in names}
     with DnsStub(table) as good, DnsStub(table) as bad:
         for name in names:
             bad.fail(name, fault)
-        settings = ResolverSettings(nameservers=(bad.nameserver, good.nameserver), timeout=0.3)
+        settings = ResolverSettings(
+            nameservers=(bad.nameserver, good.nameserver), timeout=0.3, tries=2, backoff=0.01
+        )
+        answers = ask(settings, *names)
+        assert {a.outcome for a in answers} == {Outcome.OK}
+        assert len(good.log) == len(names)
+        assert sorted(a.tries for a in answers) == [1] * 5 + [2] * 5
+        assert len(bad.log) == 5
+
+
+def test_refused_by_the_only_nameserver_is_final(stub: DnsStub) -> None:
+    stub.fail("ok.test", Fault.REFUSED)
+    answer = ask_one(stub, "ok.test", tries=3)
+    assert (answer.outcome, answer.tries, stub.count("ok.test")) == (Outcome.REFUSED, 1, 1)
+
+
+def test_first_tries_take_the_nameservers_in_turn() -> None:
+    names = [f"n{i}.test" for i in range(10)]
+    table = {n: [[b"x"]] for n in names}
+    with DnsStub(table) as one, DnsStub(table) as two:
+        settings = ResolverSettings(nameservers=(one.nameserver, two.nameserver), timeout=1.0)
         answers = ask(settings, *names)
         assert {(a.outcome, a.tries) for a in answers} == {(Outcome.OK, 1)}
-        assert len(good.log) == len(names)
+        assert (len(one.log), len(two.log)) == (5, 5)
 
 
 # -- the pool --------------------------------------------------------------------------------
@@ -304,72 +337,99 @@ def test_closing_cancels_the_questions_in_flight() -> None:
         assert answer.outcome is Outcome.OK
 
 
-def test_the_pool_deadline_bounds_a_try_when_cares_waits_longer() -> None:
-    # After three answers c-ares sets its own per-try timeout to 5 x the server's average
-    # latency (here about 0.5 s); the pool's swept deadline still ends each try at `timeout`.
-    names = [f"n{i}.test" for i in range(3)]
-    with DnsStub({n: [[b"x"]] for n in names}, delay=0.1) as stub:
+def test_the_deadline_ends_a_try_and_its_late_reply_is_stray() -> None:
+    with DnsStub(TXT, delay=0.4) as stub:  # every reply comes after the try's deadline
         settings = settings_for(stub, timeout=0.25, tries=2)
-        stub.fail("drop.test", Fault.DROP)
 
-        async def main() -> tuple[TxtAnswer, float, Counter[Outcome]]:
+        async def main() -> tuple[TxtAnswer, float, Counter[Outcome], int]:
             async with ResolverPool(settings) as pool:
-                for name in names:
-                    assert (await pool.txt(name)).outcome is Outcome.OK
                 began = time.monotonic()
-                answer = await pool.txt("drop.test")
+                answer = await pool.txt("ok.test")
                 elapsed = time.monotonic() - began
-                await asyncio.sleep(0.6)  # c-ares' own, later, timeouts are ignored
-                return answer, elapsed, pool.stats
+                await asyncio.sleep(0.4)  # both late replies arrive, to a pool that gave up
+                assert pool.transport is not None
+                return answer, elapsed, pool.stats, pool.transport.stray
 
-        answer, elapsed, stats = run(main())
-        assert (answer.outcome, answer.tries, stub.count("drop.test")) == (Outcome.TIMEOUT, 2, 2)
+        answer, elapsed, stats, stray = run(main())
+        assert (answer.outcome, answer.tries, stub.count("ok.test")) == (Outcome.TIMEOUT, 2, 2)
         assert 2 * 0.25 <= elapsed < 2 * 0.25 + settings.backoff + 2 * resolver.TICK + 0.15
-        assert stats == Counter({Outcome.OK: 3, Outcome.TIMEOUT: 1})
+        assert stats == Counter({Outcome.TIMEOUT: 1})
+        assert stray == 2
 
 
-@pytest.mark.parametrize(("recycle_after", "reaching_the_stub"), [(1000, 1), (2, 2)])
-def test_a_recycled_channel_forgets_cached_answers(
-    monkeypatch: pytest.MonkeyPatch, recycle_after: int, reaching_the_stub: int
-) -> None:
-    monkeypatch.setattr(resolver, "RECYCLE_AFTER", recycle_after)
-    with DnsStub(TXT, ttl=300) as stub:
+def test_no_answer_is_cached() -> None:
+    # A monthly scan must see today's records: even with a long TTL, asking again asks again.
+    with DnsStub(TXT, ttl=3600) as stub:
 
         async def main() -> list[TxtAnswer]:
             async with ResolverPool(settings_for(stub)) as pool:
-                return [await pool.txt(n) for n in ("ok.test", "ok.test", "two.test", "ok.test")]
+                return [await pool.txt(n) for n in ("ok.test", "ok.test", "ok.test")]
 
-        answers = run(main())
-        assert {a.outcome for a in answers} == {Outcome.OK}
-        # The second ok.test is c-ares' cached answer; the third reaches the stub only when a
-        # fresh channel (an empty cache) asks it.
-        assert stub.count("ok.test") == reaching_the_stub
+        assert {a.outcome for a in run(main())} == {Outcome.OK}
+        assert stub.count("ok.test") == 3
 
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def test_retired_channels_are_closed(monkeypatch: pytest.MonkeyPatch, stub: DnsStub) -> None:
-    monkeypatch.setattr(resolver, "RECYCLE_AFTER", 1)
-
-    async def main() -> tuple[int, int]:
+def test_closing_the_pool_closes_its_sockets(stub: DnsStub) -> None:
+    async def main() -> tuple[int, int, int]:
+        before = open_fds()
         async with ResolverPool(settings_for(stub)) as pool:
-            await pool.txt("ok.test")
-            before = open_fds()
-            answers = await asyncio.gather(*(pool.txt(f"n{i}.test") for i in range(40)))
-            for name in ("ok.test", "two.test", "nx.test"):
-                await pool.txt(name)
-            assert {a.outcome for a in answers} == {Outcome.NXDOMAIN}
-            await asyncio.sleep(0.2)  # pycares destroys closed channels in its own thread
-            return before, open_fds()
+            await asyncio.gather(*(pool.txt(f"n{i}.test") for i in range(40)))
+            during = open_fds()
+        return before, during, open_fds()
 
-    before, after = run(main())
-    assert after <= before + 2
+    before, during, after = run(main())
+    assert during > before  # the sockets were open while asking
+    assert after == before
+
+
+def forging_server(port_out: list[int], ready: threading.Event) -> None:
+    """Answers one query with three datagrams: the wrong ID, the right ID for another
+    question, then the real reply (built by dnslib from the query)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port_out.append(sock.getsockname()[1])
+        ready.set()
+        sock.settimeout(5)
+        data, peer = sock.recvfrom(4096)
+        query = DNSRecord.parse(data)
+        wrong_id = query.reply()
+        wrong_id.header.id = (query.header.id + 1) % 65536
+        wrong_id.add_answer(*RR.fromZone('ok.test. 0 IN TXT "forged"'))
+        other = DNSRecord.question("other.test", "TXT").reply()
+        other.header.id = query.header.id
+        other.add_answer(*RR.fromZone('other.test. 0 IN TXT "forged"'))
+        real = query.reply()
+        real.add_answer(*RR.fromZone('ok.test. 0 IN TXT "real"'))
+        for reply in (wrong_id, other, real):
+            sock.sendto(reply.pack(), peer)
+
+
+def test_forged_and_stray_replies_are_ignored() -> None:
+    port: list[int] = []
+    ready = threading.Event()
+    server = threading.Thread(target=forging_server, args=(port, ready), daemon=True)
+    server.start()
+    ready.wait(5)
+
+    async def main() -> tuple[TxtAnswer, int]:
+        settings = ResolverSettings(nameservers=(f"127.0.0.1:{port[0]}",), timeout=2.0)
+        async with ResolverPool(settings) as pool:
+            answer = await pool.txt("ok.test")
+            assert pool.transport is not None
+            return answer, pool.transport.stray
+
+    answer, stray = run(main())
+    server.join(5)
+    assert (answer.outcome, answer.texts) == (Outcome.OK, ("real",))
+    assert stray == 2
 
 
 def native_threads() -> int:
-    """Threads of this process that Python did not start (c-ares' event thread would be one)."""
+    """Threads of this process that Python did not start (a C resolver's event thread)."""
     return len(os.listdir("/proc/self/task")) - threading.active_count()
 
 
@@ -399,10 +459,13 @@ def test_sockets_get_the_larger_receive_buffer(stub: DnsStub) -> None:
         async with ResolverPool(settings_for(stub)) as pool:
             pending = pool.txt("ok.test")
             await asyncio.sleep(0.05)
-            assert pool._channel is not None
-            (fd,) = pool._channel._readers  # the UDP socket the query waits on
-            with socket.socket(fileno=os.dup(fd)) as sock:
-                size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            assert pool.transport is not None
+            sizes = {
+                udp.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+                for group in pool.transport._sockets
+                for udp in group
+            }
+            (size,) = sizes
             await pending
             return size
 
@@ -414,10 +477,10 @@ def test_sockets_get_the_larger_receive_buffer(stub: DnsStub) -> None:
 def test_a_bug_reading_a_reply_reaches_the_caller(
     monkeypatch: pytest.MonkeyPatch, stub: DnsStub
 ) -> None:
-    def broken(result: object, name: str) -> tuple[str, ...]:
+    def broken(reply: bytes, question: bytes) -> tuple[Outcome, tuple[str, ...]]:
         raise LookupError("bug")
 
-    monkeypatch.setattr(resolver, "txt_texts", broken)
+    monkeypatch.setattr(resolver, "read_txt", broken)
     with pytest.raises(LookupError, match="bug"):
         ask_one(stub, "ok.test")
 
@@ -442,33 +505,6 @@ def test_run_uses_uvloop() -> None:
         return type(asyncio.get_running_loop()).__module__
 
     assert run(loop_module()).startswith("uvloop")
-
-
-# -- outcome mapping -------------------------------------------------------------------------
-
-
-def test_every_cares_status_has_an_outcome() -> None:
-    statuses = set(pycares.errno.errorcode) - {pycares.errno.ARES_SUCCESS}
-    assert statuses == set(OUTCOME_BY_STATUS)
-    assert outcome_of_errno(10_000) is Outcome.ERROR
-
-
-@pytest.mark.parametrize(
-    ("status", "outcome"),
-    [
-        (pycares.errno.ARES_ENOTFOUND, Outcome.NXDOMAIN),
-        (pycares.errno.ARES_ENODATA, Outcome.NODATA),
-        (pycares.errno.ARES_ESERVFAIL, Outcome.SERVFAIL),
-        (pycares.errno.ARES_EREFUSED, Outcome.REFUSED),
-        (pycares.errno.ARES_ETIMEOUT, Outcome.TIMEOUT),
-        (pycares.errno.ARES_ECONNREFUSED, Outcome.ERROR),
-        (pycares.errno.ARES_EBADRESP, Outcome.ERROR),
-        (pycares.errno.ARES_EFORMERR, Outcome.ERROR),
-        (pycares.errno.ARES_EBADNAME, Outcome.ERROR),
-    ],
-)
-def test_outcome_of_errno(status: int, outcome: Outcome) -> None:
-    assert outcome_of_errno(status) is outcome
 
 
 # -- the qps token bucket, with a fake clock -------------------------------------------------
@@ -574,3 +610,20 @@ def test_settings_reject_a_bad_nameserver() -> None:
 def test_backoff_doubles() -> None:
     settings = ResolverSettings(backoff=0.2)
     assert [settings.backoff_before(n) for n in (1, 2, 3, 4)] == [0.0, 0.2, 0.4, 0.8]
+
+
+def test_system_nameservers_read_resolv_conf(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text(
+        "# comment\nsearch example.com\nnameserver 127.0.0.53\nnameserver fe80::1%eth0\n"
+        "nameserver not-an-address\nnameserver ::1\noptions edns0\n"
+    )
+    assert system_nameservers(conf) == ("127.0.0.53:53", "[fe80::1]:53", "[::1]:53")
+
+
+@pytest.mark.parametrize("text", ["", "search example.com\n", None])
+def test_system_nameservers_default_to_loopback(tmp_path: Path, text: str | None) -> None:
+    conf = tmp_path / "resolv.conf"
+    if text is not None:
+        conf.write_text(text)
+    assert system_nameservers(conf) == ("127.0.0.1:53",)

@@ -130,9 +130,13 @@ def error_reply(request: DNSRecord, rcode: int) -> bytes:
 
 
 def malformed_reply(packet: bytes, rng: random.Random) -> bytes:
-    """The query's ID, QR set, then garbage: counts that promise records that are not there."""
+    """The query's ID, QR set, the query's own question (so that a client takes it as the
+    reply), then garbage: counts that promise records that are not there."""
+    end = 12
+    while end < len(packet) and packet[end]:
+        end += packet[end] + 1
     header = packet[:2] + b"\x81\x80" + struct.pack("!HHHH", 1, 5, 0, 0)
-    return header + rng.randbytes(rng.randrange(0, 24))
+    return header + packet[12 : end + 5] + rng.randbytes(rng.randrange(0, 24))
 
 
 class _Upstream(asyncio.DatagramProtocol):
