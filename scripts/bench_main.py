@@ -49,7 +49,7 @@ from bench_lib import (
 from survey.lab.compare import column_differences
 from survey.lab.generate import WORDS, generate_lab
 from survey.lab.knot import KnotServer
-from survey.resolver import ResolverSettings
+from survey.resolver import EVENT_LOOP_VARIABLE, ResolverSettings
 from survey.scan import DEFAULT_CHUNK_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,13 +87,19 @@ def checkdmarc_python(out: Path) -> Path:
 
 
 def scan(
-    input_path: Path, out: Path, label: str, nameserver: str, extra: list[str], log: Any
+    input_path: Path,
+    out: Path,
+    label: str,
+    nameserver: str,
+    extra: list[str],
+    log: Any,
+    env: dict[str, str] | None = None,
 ) -> tuple[Measured, Path]:
     snapshots = out / "snapshots"
     shutil.rmtree(snapshots / label, ignore_errors=True)
     argv = [sys.executable, "-m", "survey", "scan", str(input_path), "--label", label]
     argv += ["--snapshots", str(snapshots), "--nameserver", nameserver, "--quiet", *extra]
-    usage = run_measured(argv, log)
+    usage = run_measured(argv, log, env)
     folder = snapshots / label
     manifest = read_json(folder / "manifest.json")
     if usage.returncode != 0 or manifest["status"] != "complete":
@@ -249,6 +255,45 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
     return "\n".join(lines)
 
 
+# -- the defaults sweep ---------------------------------------------------------------------
+
+SWEEP_CONCURRENCY = (100, 200, 300, 500, 1000, 2000)
+SWEEP_CHUNKS = (10_000, 50_000, 100_000)
+
+
+def sweep(lab_dir: Path, out: Path, nameserver: str, log: Any) -> str:
+    """`survey scan` of the lab once per setting around the defaults: concurrency, chunk
+    size, event loop. Reports domains/s, CPU, peak RSS, tries that timed out (each one
+    retried: a setting that makes the server drop answers shows here) and lost answers."""
+    defaults = ResolverSettings()
+    settings: list[tuple[str, list[str], dict[str, str]]] = []
+    for concurrency in SWEEP_CONCURRENCY:
+        settings.append((f"concurrency {concurrency}", ["--concurrency", str(concurrency)], {}))
+    for chunk in SWEEP_CHUNKS:
+        settings.append((f"chunk {chunk:,}", ["--chunk-size", str(chunk)], {}))
+    settings.append(("event loop asyncio", [], {EVENT_LOOP_VARIABLE: "asyncio"}))
+    settings.append(("event loop uvloop", [], {}))
+    lines = [
+        f"defaults sweep (one run each; defaults: concurrency {defaults.concurrency}, chunk "
+        f"{DEFAULT_CHUNK_SIZE:,}, uvloop, timeout {defaults.timeout} s, tries {defaults.tries})",
+        f"{'setting':<20} {'domains/s':>10} {'CPU s/1k dom':>12} {'peak RSS MB':>11} "
+        f"{'timed-out tries':>15} {'lost':>5}",
+    ]
+    for name, extra, env in settings:
+        say(f"sweep: {name}")
+        measured, folder = scan(
+            lab_dir / "domains.csv", out, "sweep", nameserver, extra, log, env={**os.environ, **env}
+        )
+        tries = read_json(folder / "manifest.json")["runs"][-1]["transport"]["tries"]
+        lines.append(
+            f"{name:<20} {measured.domains_per_s:>10,.0f} {measured.cpu_per_1000:>12.3f} "
+            f"{measured.peak_rss_mb:>11.0f} {tries.get('timeout', 0):>15,} "
+            f"{measured.outcomes['lost']:>5}"
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+    return "\n".join(lines)
+
+
 # -- the memory check -----------------------------------------------------------------------
 
 
@@ -300,6 +345,9 @@ def main() -> None:
     parser.add_argument("--memory-lines", type=int, default=5_000_000)
     parser.add_argument("--checkdmarc-domains", type=int, default=2_000)
     parser.add_argument("--skip-checkdmarc", action="store_true")
+    parser.add_argument(
+        "--sweep", action="store_true", help="also scan once per concurrency/chunk/loop setting"
+    )
     parser.add_argument("--dnsperf-seconds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
@@ -359,11 +407,14 @@ def main() -> None:
                 results["d checkdmarc"].append(
                     checkdmarc(python_cd, out / "checkdmarc-domains.txt", out, knot.port, 2.0, log)
                 )
+        swept = sweep(lab_dir, out, ns, log) if args.sweep else None
         memory = None
         if not args.skip_memory:
             memory = memory_check(out, lab_dir, ns, args.memory_lines, log)
     asked = len(read_questions(questions))
     report = _report(results, args.reps, domains, mismatches, memory, asked)
+    if swept:
+        report += "\n" + swept
     print(report)
     (out / "bench-table.txt").write_text(report + "\n")
     write_json(out / "bench-results.json", {k: [vars_of(m) for m in v] for k, v in results.items()})

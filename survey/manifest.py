@@ -53,6 +53,17 @@ def question_counts(pool: ResolverPool) -> dict[str, int]:
     return {str(outcome): n for outcome, n in sorted(pool.stats.items())}
 
 
+def transport_counts(pool: ResolverPool) -> dict[str, Any]:
+    """How the run's tries went on the wire: the outcome of every try (retried ones too),
+    the questions asked again over TCP, and the replies ignored as stray (late or forged)."""
+    transport = pool.transport
+    return {
+        "tries": {str(outcome): n for outcome, n in sorted(pool.try_stats.items())},
+        "tcp": transport.tcp_queries if transport else 0,
+        "stray_replies": transport.stray if transport else 0,
+    }
+
+
 def record_failure(
     writer: SnapshotWriter, manifest: dict[str, Any], entry: dict[str, Any], exc: BaseException
 ) -> None:

@@ -16,6 +16,7 @@ and no per-server failover hidden inside a try.
 import asyncio
 import ipaddress
 import math
+import os
 import re
 import socket
 from collections import Counter, deque
@@ -43,6 +44,7 @@ __all__ = [
 T = TypeVar("T")
 
 DNS_PORT = 53
+EVENT_LOOP_VARIABLE = "SURVEY_EVENT_LOOP"
 RESOLV_CONF = Path("/etc/resolv.conf")
 
 # -- settings ------------------------------------------------------------------------------
@@ -205,13 +207,13 @@ def _server(nameserver: str) -> Server:
 class _Question:
     """One distinct question in flight: the callers' futures and the tries made so far."""
 
-    __slots__ = ("name", "server", "tries", "waiters", "wire")
+    __slots__ = ("name", "server", "tail", "tries", "waiters", "wire")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.tries = 0
         self.server = -1
-        self.wire = b""
+        self.wire = self.tail = b""
         self.waiters: list[asyncio.Future[TxtAnswer]] = []
 
 
@@ -230,6 +232,7 @@ class _Try:
         "question_wire",
         "server",
         "socket",
+        "tail",
         "task",
     )
 
@@ -237,6 +240,7 @@ class _Try:
         self.pool = pool
         self.question = question
         self.question_wire = question.wire
+        self.tail = question.tail
         self.server = question.server
         self.deadline = deadline
         self.done = False
@@ -268,7 +272,8 @@ class ResolverPool:
     """Asks TXT questions of the nameservers. Use as `async with ResolverPool(s) as p`.
 
     `stats` counts the final outcome of each question actually asked (a question joined by
-    identical in-flight callers counts once; its retries do not count again).
+    identical in-flight callers counts once; its retries do not count again); `try_stats`
+    counts the outcome of every try, retried ones included.
 
     The pool is driven by callbacks, not tasks: the transport's sockets are watched by the
     running loop, each reply ends its try in a callback, the `concurrency` slots are a counter
@@ -281,6 +286,7 @@ class ResolverPool:
     def __init__(self, settings: ResolverSettings | None = None) -> None:
         self.settings = settings or ResolverSettings()
         self.stats: Counter[Outcome] = Counter()
+        self.try_stats: Counter[Outcome] = Counter()
         self.servers = tuple(
             _server(ns) for ns in (self.settings.nameservers or system_nameservers())
         )
@@ -358,9 +364,14 @@ class ResolverPool:
         return self._loop
 
     def _ask(self, question: _Question) -> None:
-        if not self._closed:
+        if self._closed:
+            return
+        if self._queue or self._pumping or self._active >= self.settings.concurrency:
             self._queue.append(question)
             self._pump()
+        else:  # a free slot and nobody waiting for one: straight on
+            self._active += 1
+            self._start(question)
 
     def _pump(self) -> None:
         """Start waiting questions while slots are free. Not re-entered: a try that ends
@@ -390,6 +401,7 @@ class ResolverPool:
         if not question.wire:
             try:
                 question.wire = wire.question(question.name)
+                question.tail = wire.query_tail(question.wire)
             except wire.BadName:
                 self._try_ended(_Try(self, question, 0.0), Outcome.ERROR, ())
                 return
@@ -410,6 +422,7 @@ class ResolverPool:
             return
         question = attempt.question
         self._active -= 1
+        self.try_stats[outcome] += 1
         # REFUSED is the nameserver's refusal (an ACL, say), not the domain's answer: with
         # another nameserver configured it is asked there, within the same tries.
         elsewhere = outcome is Outcome.REFUSED and len(self.servers) > 1
@@ -476,8 +489,9 @@ def create_event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` to completion on a fresh event loop: uvloop when installed, else asyncio."""
-    uvloop = _uvloop()
+    """Run `coro` to completion on a fresh event loop: uvloop when installed, else asyncio;
+    `SURVEY_EVENT_LOOP=asyncio` asks for asyncio's own (the benchmark compares the two)."""
+    uvloop = None if os.environ.get(EVENT_LOOP_VARIABLE) == "asyncio" else _uvloop()
     factory = uvloop.new_event_loop if uvloop else asyncio.new_event_loop
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(coro)

@@ -29,8 +29,10 @@ from survey.errors import SnapshotError
 from survey.manifest import (
     end_run_entry,
     finish_manifest,
+    question_counts,
     record_failure,
     start_run_entry,
+    transport_counts,
     unresolved_rows,
 )
 from survey.resolver import ResolverPool, ResolverSettings, run
@@ -98,7 +100,8 @@ async def _retry(
                 part = _PartRetry(writer, scanner, tally, progress, options.resolver.concurrency)
                 jobs = (part.job(index) for index in sorted(writer.done_parts()))
                 completed = await run_jobs(jobs, options.parts_in_flight, stop.event)
-                entry["questions"] = {str(k): n for k, n in sorted(pool.stats.items())}
+                entry["questions"] = question_counts(pool)
+                entry["transport"] = transport_counts(pool)
         except BaseException as exc:
             record_failure(writer, manifest, {**entry, **tally}, exc)
             raise

@@ -44,6 +44,7 @@ class Attempt(Protocol):
     """What the transport needs of one try (the pool's `_Try`)."""
 
     question_wire: bytes
+    tail: bytes  # the query with EDNS but its ID (`wire.query_tail`)
     server: int  # index into the transport's servers
     qid: int
     edns: bool
@@ -98,7 +99,10 @@ class _UdpSocket:
         attempt.qid = qid
         attempt.socket = self
         pending[qid] = attempt
-        message = wire.query(qid, attempt.question_wire, attempt.edns)
+        if attempt.edns:
+            message = qid.to_bytes(2, "big") + attempt.tail
+        else:
+            message = wire.query(qid, attempt.question_wire, edns=False)
         if self._backlog:
             self._backlog.append((attempt, message))
             return

@@ -36,6 +36,7 @@ __all__ = [
     "is_truncated",
     "matches",
     "query",
+    "query_tail",
     "question",
     "rcode",
     "read_txt",
@@ -112,7 +113,13 @@ def question(name: str, qtype: int = TYPE_TXT) -> bytes:
 
 def query(qid: int, question_wire: bytes, edns: bool = True) -> bytes:
     """A whole query message: header (ID, RD), the question, and the OPT record if `edns`."""
-    return _HEADER.pack(qid, _RD, 1, 0, 0, int(edns)) + question_wire + (_OPT if edns else b"")
+    return _U16.pack(qid) + query_tail(question_wire, edns)
+
+
+def query_tail(question_wire: bytes, edns: bool = True) -> bytes:
+    """A query message but its first two octets (the ID): built once per question, each
+    try puts its own ID in front."""
+    return _HEADER.pack(0, _RD, 1, 0, 0, int(edns))[2:] + question_wire + (_OPT if edns else b"")
 
 
 def matches(reply: bytes, question_wire: bytes) -> bool:
