@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +148,7 @@ def load(path: Path = DEFAULT_LIST, *, private: bool = True) -> SuffixList:
     """Make the list at `path` the one every lookup uses (and clear the lookup cache)."""
     global _current
     _current = read_list(path, private=private)
-    _organizational.cache_clear()
+    _by_name.clear()
     return _current
 
 
@@ -191,12 +190,18 @@ def public_suffix(name: str) -> str:
     return current().trie.get_tld(ascii_name, wildcard=True, strict=False) or ascii_name
 
 
-@lru_cache(maxsize=CACHE_SIZE)
 def _organizational(ascii_name: str) -> str:
     suffix = public_suffix(ascii_name)
     labels = ascii_name.split(".")
     keep = suffix.count(".") + 2  # RFC 7489 §3.2 step 3: the suffix plus one label
     return ".".join(labels[-keep:]) if len(labels) >= keep else ascii_name
+
+
+#: `organizational_domain` by the name as given. A scan asks it about five times per domain
+#: (the domain, its policy domain, each report host); a dict hit costs a tenth of normalising
+#: the name again. Strings only, so the garbage collector never walks it. Emptied when full,
+#: and by `load`.
+_by_name: dict[str, str] = {}
 
 
 def organizational_domain(name: str) -> str:
@@ -205,5 +210,11 @@ def organizational_domain(name: str) -> str:
     `name` is normalised first (lower case, no trailing dot, A-labels), so `WWW.Example.COM.`
     and `www.example.com` give the same `example.com`.
     """
-    ascii_name = normalise(name)
-    return _organizational(ascii_name) if ascii_name else ""
+    found = _by_name.get(name)
+    if found is None:
+        ascii_name = normalise(name)
+        found = _organizational(ascii_name) if ascii_name else ""
+        if len(_by_name) >= CACHE_SIZE:
+            _by_name.clear()
+        _by_name[name] = found
+    return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from survey import DATA_DIR
@@ -22,6 +22,7 @@ from survey.psl import organizational_domain
 DEFAULT_TABLE = DATA_DIR / "vendors.csv"
 SELF = "self"
 OTHER = "other"
+_HOST_CACHE_SIZE = 65_536  # report hosts repeat: the vendors' own, and each domain's in a row
 
 
 def registrable_domain(host: str) -> str:
@@ -35,6 +36,10 @@ class VendorTable:
     """Host suffix → vendor name; suffixes lower case, A-labels, no trailing dot."""
 
     by_suffix: dict[str, str]
+    #: host as given → (normalised host, vendor by suffix): both depend on the table alone.
+    _hosts: dict[str, tuple[str, str | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[str, str]]) -> VendorTable:
@@ -72,9 +77,15 @@ class VendorTable:
 
     def vendor_of(self, host: str, policy_org_domain: str) -> str:
         """`self` when `host` is in the policy domain's organization, else its vendor or `other`."""
-        name = normalise(host)
+        known = self._hosts.get(host)
+        if known is None:
+            if len(self._hosts) >= _HOST_CACHE_SIZE:
+                self._hosts.clear()
+            name = normalise(host)
+            known = self._hosts[host] = (name, self.vendor_by_suffix(name) if name else None)
+        name, vendor = known
         if not name:
             return OTHER
         if organizational_domain(name) == organizational_domain(policy_org_domain):
             return SELF
-        return self.vendor_by_suffix(name) or OTHER
+        return vendor or OTHER
