@@ -188,6 +188,24 @@ def test_fields() -> None:
     assert [tag.name for tag in record.tags][:3] == ["v", "p", "sp"]
 
 
+def test_report_hosts_are_worked_out_once_with_the_record() -> None:
+    record = parse_dmarc_record(
+        "v=DMARC1; p=none; rua=mailto:a@Rua.Agari.COM,bad,mailto:b@rua.agari.com,"
+        " https://r.example.net/x!10m, mailto:%61@example.org; ruf=mailto:x@; ri=1"
+    )
+    assert record.valid_rua == (
+        "mailto:a@Rua.Agari.COM",
+        "mailto:b@rua.agari.com",
+        "https://r.example.net/x!10m",
+        "mailto:%61@example.org",
+    )
+    assert record.rua_hosts == ("rua.agari.com", "r.example.net", "example.org")
+    assert record.rua_hosts == tuple(dict.fromkeys(map(report_uri_host, record.valid_rua)))
+    assert (record.valid_ruf, record.ruf_hosts) == ((), ())
+    not_dmarc = parse_dmarc_record("v=spf1 -all")
+    assert (not_dmarc.valid_rua, not_dmarc.rua_hosts) == ((), ())
+
+
 @pytest.mark.parametrize(("text", "pct"), [("pct=25", 25), ("pct=150", None), ("pct=x", None)])
 def test_pct_field(text: str, pct: int | None) -> None:
     assert parse_dmarc_record(f"v=DMARC1; p=none; {text}").pct == pct

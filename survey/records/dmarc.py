@@ -8,11 +8,12 @@ Report URIs are checked against RFC 3986 (URI), RFC 6068 (mailto) and RFC 5322 (
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
+from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
-from survey.records.tagvalue import Tag, excerpt, raw_byte_problem, split_tags
+from survey.records.tagvalue import Tag, excerpt, first_tag, raw_byte_problem, split_tags
 
 DMARC_ERRORS: dict[str, str] = {
     "not_dmarc": "text at _dmarc that is not a DMARC record at all (e.g. a verification token)",
@@ -55,6 +56,8 @@ _V_DMARC1_ANYWHERE = re.compile(r"v[ \t]*=[ \t]*dmarc1", re.IGNORECASE)
 _FO = re.compile(r"[01ds](?:[ \t]*:[ \t]*[01ds])*", re.IGNORECASE)
 _KEYWORD = re.compile(r"[A-Za-z0-9-]*[A-Za-z0-9]")  # RFC 5321 §4.1.2 Keyword (Ldh-str)
 _SIZE = re.compile(r"[0-9]+[kmgt]?", re.IGNORECASE)  # RFC 7489 §6.4 dmarc-uri "!" size
+_PCT_VALUE = re.compile(r"[0-9]{1,3}")
+_UINT32_DIGITS = re.compile(r"[0-9]{1,10}")
 
 # RFC 3986 §3 URI, ASCII only. "," and "!" never reach here: RFC 7489 §6.4 makes them be
 # percent-encoded, so the rua/ruf value is split on them first.
@@ -93,6 +96,8 @@ class DmarcRecord:
     `is_dmarc` is False for texts that §6.6.3 step 3 discards; they carry exactly one of
     `not_dmarc`, `spf_at_dmarc`, `v_not_first`, `v_invalid` and no parsed tags.
     Tag fields hold the first occurrence; `p`, `sp`, `adkim`, `aspf` are lower-cased.
+    The syntactically valid report URIs and their hosts are worked out once, when it is built
+    (a scan needs them several times per domain: fallback, §7.1 names, vendors, report type).
     """
 
     text: str
@@ -110,16 +115,21 @@ class DmarcRecord:
     tags: tuple[Tag, ...] = ()
     errors: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
+    #: The rua / ruf URIs that are syntactically valid (RFC 7489 §6.4 dmarc-uri).
+    valid_rua: tuple[str, ...] = field(init=False)
+    valid_ruf: tuple[str, ...] = field(init=False)
+    #: The hosts those URIs send to (`report_uri_host`), each once, in record order.
+    rua_hosts: tuple[str, ...] = field(init=False)
+    ruf_hosts: tuple[str, ...] = field(init=False)
 
-    @property
-    def valid_rua(self) -> tuple[str, ...]:
-        """The rua URIs that are syntactically valid (RFC 7489 §6.4 dmarc-uri)."""
-        return tuple(uri for uri in self.rua if report_uri_problem(uri) is None)
-
-    @property
-    def valid_ruf(self) -> tuple[str, ...]:
-        """The ruf URIs that are syntactically valid (RFC 7489 §6.4 dmarc-uri)."""
-        return tuple(uri for uri in self.ruf if report_uri_problem(uri) is None)
+    def __post_init__(self) -> None:
+        set_field = object.__setattr__  # frozen: the dataclass way of setting a derived field
+        valid, hosts = _valid_uris(self.rua)
+        set_field(self, "valid_rua", valid)
+        set_field(self, "rua_hosts", hosts)
+        valid, hosts = _valid_uris(self.ruf)
+        set_field(self, "valid_ruf", valid)
+        set_field(self, "ruf_hosts", hosts)
 
     def policy(self, from_organizational: bool) -> str | None:
         """The policy a receiver applies (RFC 7489 §6.6.3 step 6), or None for no DMARC.
@@ -133,6 +143,21 @@ class DmarcRecord:
         if self.p in _POLICIES and (self.sp is None or self.sp in _POLICIES):
             return self.sp if from_organizational and self.sp is not None else self.p
         return "none" if self.valid_rua else None
+
+
+def _valid_uris(uris: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The syntactically valid `uris`, and the hosts they send to (each once, in order)."""
+    if not uris:
+        return (), ()
+    valid: list[str] = []
+    hosts: list[str] = []
+    for uri in uris:
+        problem, host = _uri_facts(uri)
+        if problem is None:
+            valid.append(uri)
+            if host and host not in hosts:
+                hosts.append(host)
+    return tuple(valid), tuple(hosts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +194,9 @@ def discover(texts: Sequence[str]) -> DmarcDiscovery:
 
 
 # Records repeat across domains (`v=spf1 -all`, the big providers' includes, `v=DMARC1; p=none`):
-# the result is frozen and never depends on anything but the text, so parse each text once.
-@functools.lru_cache(maxsize=4096)
+# the result is frozen and never depends on anything but the text, so parse each text once
+# (once it has come back: most DMARC texts name their own domain in rua, and are met once).
+@repeated_memo(maxsize=4096)
 def parse_dmarc_record(text: str) -> DmarcRecord:
     """Parse one TXT text from a `_dmarc` name; never raises (RFC 7489 §6.3, §6.4)."""
     discard = _discard_reason(text)
@@ -204,17 +230,16 @@ def parse_dmarc_record(text: str) -> DmarcRecord:
 
 def _discard_reason(text: str) -> Problem | None:
     """Why §6.6.3 step 3 discards the text (it must start with `v=DMARC1`), or None."""
-    shown = f"'{excerpt(text)}'"
     if text.lstrip(" \t").lower().startswith("v=spf1"):
-        return Problem("spf_at_dmarc", shown)
-    first_tags, _ = split_tags(text.partition(";")[0])
-    if first_tags and first_tags[0].name == "v":
-        if first_tags[0].value == "DMARC1":  # %x44 %x4d %x41 %x52 %x43 %x31: case-sensitive
+        return Problem("spf_at_dmarc", f"'{excerpt(text)}'")
+    first = first_tag(text)
+    if first is not None and first.name == "v":
+        if first.value == "DMARC1":  # %x44 %x4d %x41 %x52 %x43 %x31: case-sensitive
             return None
-        return Problem("v_invalid", f"v={excerpt(first_tags[0].value)}")
+        return Problem("v_invalid", f"v={excerpt(first.value)}")
     if _V_DMARC1_ANYWHERE.search(text):
-        return Problem("v_not_first", shown)
-    return Problem("not_dmarc", shown)
+        return Problem("v_not_first", f"'{excerpt(text)}'")
+    return Problem("not_dmarc", f"'{excerpt(text)}'")
 
 
 def _first_occurrences(tags: tuple[Tag, ...]) -> dict[str, Tag]:
@@ -257,7 +282,7 @@ def _lower(value: str | None) -> str | None:
 
 def _pct_value(value: str | None) -> int | None:
     """pct as an int when it is `1*3DIGIT` (§6.4) in 0..100 (§6.3), else None."""
-    if value is None or not re.fullmatch(r"[0-9]{1,3}", value):
+    if value is None or not _PCT_VALUE.fullmatch(value):
         return None
     number = int(value)
     return number if number <= 100 else None
@@ -272,41 +297,48 @@ def _split_uris(value: str | None) -> tuple[str, ...]:
 
 def report_uri_problem(uri: str) -> str | None:
     """Why `uri` is not a valid `dmarc-uri` (RFC 7489 §6.4), or None when it is valid."""
-    address, bang, size = uri.partition("!")
-    if bang and not _SIZE.fullmatch(size):
-        return f"bad size '!{excerpt(size)}'"
-    match = _URI.fullmatch(address)
-    if match is None:
-        return "not a URI (RFC 3986)" if ":" in address else "not a URI: no scheme"
-    if match["scheme"].lower() == "mailto" and _mailto_domain(match["hier"]) is None:
-        return "mailto without a valid address (RFC 6068)"
-    return None
+    return _uri_facts(uri)[0]
 
 
 def report_uri_host(uri: str) -> str | None:
     """The host a report URI sends to: the mailto domain, or the http(s) host; lower-cased,
     without a trailing dot. None when the URI is invalid or has no such host."""
-    if report_uri_problem(uri) is not None:
-        return None
-    match = _URI.fullmatch(uri.partition("!")[0])
-    if match is None:  # not reached: a valid report URI matches
-        return None
+    return _uri_facts(uri)[1]
+
+
+# A record's URIs are looked at twice while it is parsed (its problems, then its valid URIs and
+# hosts): match each text once. Small: the results are tuples of strings, soon untracked.
+@functools.lru_cache(maxsize=1024)
+def _uri_facts(uri: str) -> tuple[str | None, str | None]:
+    """(why `uri` is not a valid dmarc-uri or None, the host it sends to or None)."""
+    address, bang, size = uri.partition("!")
+    if bang and not _SIZE.fullmatch(size):
+        return f"bad size '!{excerpt(size)}'", None
+    match = _URI.fullmatch(address)
+    if match is None:
+        return ("not a URI (RFC 3986)" if ":" in address else "not a URI: no scheme"), None
     scheme = match["scheme"].lower()
     if scheme == "mailto":
         host = _mailto_domain(match["hier"])
+        if host is None:
+            return "mailto without a valid address (RFC 6068)", None
     elif scheme in ("http", "https"):
         host = match["host"]
     else:
         host = None
-    return (host.lower().rstrip(".") or None) if host else None
+    return None, ((host.lower().rstrip(".") or None) if host else None)
 
 
 def _mailto_domain(hier_part: str) -> str | None:
     """The domain of the first addr-spec of a mailto URI's `to` (RFC 6068 §2), or None."""
-    raw = unquote_to_bytes(hier_part)
-    if not raw.isascii():
-        return None
-    match = _MAILTO_TO.fullmatch(raw.decode("ascii"))
+    if "%" in hier_part:
+        raw = unquote_to_bytes(hier_part)
+        if not raw.isascii():
+            return None
+        address = raw.decode("ascii")
+    else:  # nothing to decode (the URI pattern admits ASCII only)
+        address = hier_part
+    match = _MAILTO_TO.fullmatch(address)
     return None if match is None else match["domain"]
 
 
@@ -337,7 +369,7 @@ def _check(code: str, is_valid: Callable[[str], bool]) -> Callable[[Tag], list[P
 def _is_uint32(value: str) -> bool:
     """`ri` (§6.3): 1*DIGIT holding an unsigned 32-bit value, leading zeros allowed."""
     digits = value.lstrip("0") or "0"
-    return bool(re.fullmatch(r"[0-9]{1,10}", digits)) and int(digits) <= _UINT32_MAX
+    return bool(_UINT32_DIGITS.fullmatch(digits)) and int(digits) <= _UINT32_MAX
 
 
 def _is_rf(value: str) -> bool:

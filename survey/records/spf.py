@@ -5,12 +5,12 @@ Follows the ABNF of RFC 7208 §4.6.1 (record and terms), §5 (mechanisms), §6 (
 collected as a `Problem(code, context)`. Nothing is looked up or expanded.
 """
 
-import functools
 import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
 from survey.records.tagvalue import excerpt, raw_byte_problem
 
@@ -116,8 +116,9 @@ def discover_spf(texts: Sequence[str]) -> SpfDiscovery:
 
 
 # Records repeat across domains (`v=spf1 -all`, the big providers' includes, `v=DMARC1; p=none`):
-# the result is frozen and never depends on anything but the text, so parse each text once.
-@functools.lru_cache(maxsize=4096)
+# the result is frozen and never depends on anything but the text, so parse each text once
+# (once it has come back: a text met once is not worth keeping, see survey.records.memo).
+@repeated_memo(maxsize=4096)
 def parse_spf_record(text: str) -> SpfRecord:
     """Parse one TXT text as an SPF record (§4.6.1 `record = version terms *SP`); never raises."""
     if not is_spf(text):

@@ -16,6 +16,7 @@ safely inside a problem context, and spotting raw (non-UTF-8) bytes.
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from survey.records.problem import Problem
@@ -43,7 +44,10 @@ def excerpt(text: str, limit: int = _EXCERPT_LIMIT) -> str:
     """`text` made safe for a problem context: control characters and raw bytes escaped (so the
     context can be stored as UTF-8), cut to `limit` characters."""
     cut = text[:limit]
-    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in cut)
+    if cut.isprintable():  # the common case, without a generator step per character
+        shown = cut
+    else:
+        shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in cut)
     return shown + ("…" if len(text) > limit else "")
 
 
@@ -67,12 +71,14 @@ def split_tags(text: str) -> tuple[tuple[Tag, ...], tuple[Problem, ...]]:
     problems: list[Problem] = []
     seen: set[str] = set()
     parts = text.split(";")
+    last = len(parts) - 1
     position = 0
     for index, part in enumerate(parts):
-        is_trailing = index == len(parts) - 1 and index > 0
-        if part.strip(_FWS) or not is_trailing:
+        is_trailing = index == last and index > 0
+        if not is_trailing or part.strip(_FWS):
             tag, found = _lex_tag_spec(part, position)
-            problems.extend(found)
+            if found:
+                problems.extend(found)
             if tag is not None:
                 if tag.name in seen:
                     problems.append(
@@ -86,7 +92,13 @@ def split_tags(text: str) -> tuple[tuple[Tag, ...], tuple[Problem, ...]]:
     return tuple(tags), tuple(problems)
 
 
-def _lex_tag_spec(part: str, position: int) -> tuple[Tag | None, list[Problem]]:
+def first_tag(text: str) -> Tag | None:
+    """The first tag-spec of `text` when it is `name=value` (what `split_tags` would list first
+    for the part before the first `;`), else None; without lexing the rest."""
+    return _lex_tag_spec(text.partition(";")[0], 0)[0]
+
+
+def _lex_tag_spec(part: str, position: int) -> tuple[Tag | None, Sequence[Problem]]:
     """One `tag-spec`; `position` is where it starts in the record, for problem contexts."""
     if not part.strip(_FWS):
         return None, [Problem("tag_syntax", f"empty tag at position {position}")]
@@ -102,9 +114,9 @@ def _lex_tag_spec(part: str, position: int) -> tuple[Tag | None, list[Problem]]:
         ]
     value = raw_value.strip(_FWS)
     bad = _BAD_VALUE_CHAR.search(value)
-    tag = Tag(name=name.lower(), value=value, raw_name=name)
+    tag = Tag(name.lower(), value, name)
     if bad is None:
-        return tag, []
+        return tag, ()
     where = (
         position + len(raw_name) + 1 + len(raw_value) - len(raw_value.lstrip(_FWS)) + bad.start()
     )
