@@ -7,7 +7,6 @@ beside the rules that use their answers, so the two cannot drift apart.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from survey.records.dmarc import (
     parse_dmarc_record,
     report_uri_host,
 )
+from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
 from survey.records.spf import discover_spf
 from survey.vendors import VendorTable
@@ -26,11 +26,11 @@ from survey.vendors import VendorTable
 OrgOf = Callable[[str], str]
 
 
-@functools.lru_cache(maxsize=4096)
+@repeated_memo(maxsize=4096)
 def _discover(texts: tuple[str, ...]) -> DmarcDiscovery:
-    """§6.6.3 discovery over the texts at one name, computed once per distinct answer: the
-    scan asks for it when deciding on the fallback and again when classifying (values are
-    frozen, so sharing them is safe; the cache holds the answers of the domains in flight)."""
+    """§6.6.3 discovery over the texts at one name, computed once per distinct answer that
+    comes back: a subdomain's asks for it when deciding on the fallback and again when
+    classifying (values are frozen, so sharing them is safe)."""
     return discover(texts)
 
 
@@ -82,16 +82,39 @@ def needs_org_lookup(domain: str, org_domain: str, dmarc: TxtAnswer) -> bool:
     return found.record is None and not _has(found.errors, MULTIPLE_RECORDS)
 
 
+#: Discovery depends on the answers' outcomes and texts alone, and most domains share theirs
+#: (no record at all; the same error), so each distinct set that comes back is worked out once
+#: (entries are frozen).
+_POLICY_CACHE_SIZE = 8192
+
+
 def discover_policy(lookups: DomainLookups) -> Policy:
-    own = lookups.dmarc
+    """RFC 7489 §6.6.3 policy discovery over the answers in `lookups`."""
+    own, org = lookups.dmarc, lookups.org_dmarc
+    if org is None or lookups.domain == lookups.org_domain:
+        return _policies((own.outcome, own.texts, None, ()))
+    return _policies((own.outcome, own.texts, org.outcome, org.texts))
+
+
+@repeated_memo(maxsize=_POLICY_CACHE_SIZE)
+def _policies(key: tuple[Outcome, tuple[str, ...], Outcome | None, tuple[str, ...]]) -> Policy:
+    """`discover_policy` by (own outcome, own texts, org outcome, org texts); the org
+    outcome is None when §6.6.3 does not fall back to the organizational domain."""
+    own_outcome, own_texts, org_outcome, org_texts = key
+    own = TxtAnswer("", own_outcome, own_texts)
+    org = None if org_outcome is None else TxtAnswer("", org_outcome, org_texts)
+    return _discover_policy(own, org)
+
+
+def _discover_policy(own: TxtAnswer, org: TxtAnswer | None) -> Policy:
+    """`org` is the organizational domain's answer when §6.6.3 falls back to it, else None."""
     if not own.is_answer:
         return _error_policy(own.outcome, None)
     found = _discover(own.texts)
     if found.record is not None or _has(found.errors, MULTIPLE_RECORDS):
         return _policy_from(found, "domain", own.texts, own.outcome, None, ())
     discarded = _discarded_codes(found)
-    org = lookups.org_dmarc
-    if lookups.domain == lookups.org_domain or org is None:
+    if org is None:
         return _no_record(own, discarded, None)
     if not org.is_answer:
         return _error_policy(own.outcome, org.outcome)
@@ -185,12 +208,12 @@ def authorization_names(
 ) -> tuple[str, ...]:
     """The §7.1 names to ask for this domain, once its policy answers are in."""
     policy = policy or discover_policy(lookups)
-    if policy.record is None:
+    record = policy.record
+    if record is None or not (record.rua_hosts or record.ruf_hosts):
         return ()
     dom = policy_domain(lookups, policy)
-    hosts = [report_uri_host(u) for u in (*policy.record.valid_rua, *policy.record.valid_ruf)]
-    external = external_hosts(dict.fromkeys(h for h in hosts if h), dom, org_of)
-    return tuple(authorization_name(dom, h) for h in external)
+    hosts = dict.fromkeys((*record.rua_hosts, *record.ruf_hosts))
+    return tuple(authorization_name(dom, h) for h in external_hosts(hosts, dom, org_of))
 
 
 def authorization_warnings(
@@ -214,9 +237,13 @@ def _authorizes(text: str) -> bool:
     return parse_dmarc_record(text).is_dmarc
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
-    """One snapshot row (all schema columns but `scanned_at`, which the scan stamps)."""
+    """One snapshot row (all schema columns but `scanned_at`, which the scan stamps).
+
+    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 31 fields
+    through `object.__setattr__` (3.4 µs a row, more than the rest of classify). The sequences
+    are tuples, shared between rows where they are equal: nothing is meant to change a row."""
 
     domain: str
     org_domain: str
@@ -229,19 +256,19 @@ class Verdict:
     dmarc_sp: str | None
     dmarc_effective_p: str | None
     dmarc_pct: int | None
-    dmarc_rua: list[str]
-    dmarc_ruf: list[str]
-    rua_hosts: list[str]
-    ruf_hosts: list[str]
-    rua_vendors: list[str]
-    ruf_vendors: list[str]
-    dmarc_errors: list[str]
-    dmarc_warnings: list[str]
+    dmarc_rua: tuple[str, ...]
+    dmarc_ruf: tuple[str, ...]
+    rua_hosts: tuple[str, ...]
+    ruf_hosts: tuple[str, ...]
+    rua_vendors: tuple[str, ...]
+    ruf_vendors: tuple[str, ...]
+    dmarc_errors: tuple[str, ...]
+    dmarc_warnings: tuple[str, ...]
     spf_status: str
     spf_record: str | None
     spf_all: str | None
-    spf_errors: list[str]
-    spf_warnings: list[str]
+    spf_errors: tuple[str, ...]
+    spf_warnings: tuple[str, ...]
     type: str | None
     report_type: str | None
     dmarc_lookup: str
@@ -270,13 +297,18 @@ def domain_type(dmarc_status: str, spf_status: str) -> str | None:
     return _TYPES[(dmarc_status, spf_status in ("valid", "invalid"))]
 
 
+_STATUSES = ("valid", "invalid", "absent", "error")
+#: `domain_type` of every pair of statuses, looked up once per domain.
+_TYPE_OF = {(d, s): domain_type(d, s) for d in _STATUSES for s in _STATUSES}
+
+_REPORT_TYPES = {(True, True): "A", (True, False): "B", (False, True): "C", (False, False): "D"}
+
+
 def report_type(record: DmarcRecord | None, rua: ReportUris, ruf: ReportUris) -> str | None:
     """A rua and ruf, B rua only, C ruf only, D neither; None when no record applies."""
     if record is None:
         return None
-    return {(True, True): "A", (True, False): "B", (False, True): "C", (False, False): "D"}[
-        (bool(rua.uris), bool(ruf.uris))
-    ]
+    return _REPORT_TYPES[(bool(rua.uris), bool(ruf.uris))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +322,27 @@ class SpfVerdict:
 
 
 def judge_spf(answer: TxtAnswer) -> SpfVerdict:
+    return _judged_spf(answer)[0]
+
+
+#: The SPF columns depend on the answer's outcome and texts alone, and domains share a few
+#: records (`v=spf1 -all`, the big providers' includes): judged once per distinct answer that
+#: comes back.
+_SPF_CACHE_SIZE = 8192
+
+
+def _judged_spf(answer: TxtAnswer) -> tuple[SpfVerdict, str]:
+    """(the verdict, the lookup outcome as text) of one answer at the domain."""
+    return _spf_verdicts((answer.outcome, answer.texts))
+
+
+@repeated_memo(maxsize=_SPF_CACHE_SIZE)
+def _spf_verdicts(key: tuple[Outcome, tuple[str, ...]]) -> tuple[SpfVerdict, str]:
+    outcome, texts = key
+    return _judge_spf(TxtAnswer("", outcome, texts)), str(outcome)
+
+
+def _judge_spf(answer: TxtAnswer) -> SpfVerdict:
     if not answer.is_answer:
         return SpfVerdict("error", None, None, (), (), 0)
     found = discover_spf(answer.texts)
@@ -317,14 +370,26 @@ def classify(
 ) -> Verdict:
     """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already."""
     policy = policy or discover_policy(lookups)
-    spf = judge_spf(lookups.spf)
+    spf, spf_lookup = _judged_spf(lookups.spf)
     record = policy.record
-    dom = policy_domain(lookups, policy)
-    rua = report_uris(record.valid_rua if record else (), dom, org_of, vendors)
-    ruf = report_uris(record.valid_ruf if record else (), dom, org_of, vendors)
-    auth = authorization_warnings(RUA_UNAUTHORIZED, rua.hosts, dom, lookups, org_of)
-    auth |= authorization_warnings(RUF_UNAUTHORIZED, ruf.hosts, dom, lookups, org_of)
-    found_multiple = MULTIPLE_RECORDS in policy.errors
+    warnings = policy.warnings  # sorted and unique already
+    if record is None:
+        rua_vendors = ruf_vendors = ()
+        effective_p = kind = None
+    else:
+        dom = policy_domain(lookups, policy)
+        policy_org = org_of(dom)
+        rua_vendors = _vendor_names(record.rua_hosts, policy_org, vendors)
+        ruf_vendors = _vendor_names(record.ruf_hosts, policy_org, vendors)
+        if lookups.report_auth:  # empty: not asked (checking switched off), so nothing to add
+            auth = authorization_warnings(RUA_UNAUTHORIZED, record.rua_hosts, dom, lookups, org_of)
+            auth |= authorization_warnings(RUF_UNAUTHORIZED, record.ruf_hosts, dom, lookups, org_of)
+            if auth:
+                warnings = tuple(sorted({*warnings, *auth}))
+        effective_p = record.policy(policy.policy_domain_is_org)
+        kind = _REPORT_TYPES[(bool(record.valid_rua), bool(record.valid_ruf))]
+        if MULTIPLE_RECORDS in policy.errors:  # not reached: one record applies
+            kind = None
     return Verdict(
         domain=lookups.domain,
         org_domain=lookups.org_domain,
@@ -335,26 +400,35 @@ def classify(
         dmarc_record=record.text if record else ("\n".join(policy.texts) or None),
         dmarc_p=record.p if record else None,
         dmarc_sp=record.sp if record else None,
-        dmarc_effective_p=record.policy(policy.policy_domain_is_org) if record else None,
+        dmarc_effective_p=effective_p,
         dmarc_pct=record.pct if record else None,
-        dmarc_rua=list(record.rua) if record else [],
-        dmarc_ruf=list(record.ruf) if record else [],
-        rua_hosts=list(rua.hosts),
-        ruf_hosts=list(ruf.hosts),
-        rua_vendors=list(rua.vendors),
-        ruf_vendors=list(ruf.vendors),
-        dmarc_errors=list(policy.errors),
-        dmarc_warnings=sorted({*policy.warnings, *auth}),
+        dmarc_rua=record.rua if record else (),
+        dmarc_ruf=record.ruf if record else (),
+        rua_hosts=record.rua_hosts if record else (),
+        ruf_hosts=record.ruf_hosts if record else (),
+        rua_vendors=rua_vendors,
+        ruf_vendors=ruf_vendors,
+        dmarc_errors=policy.errors,
+        dmarc_warnings=warnings,
         spf_status=spf.status,
         spf_record=spf.record,
         spf_all=spf.all,
-        spf_errors=list(spf.errors),
-        spf_warnings=list(spf.warnings),
-        type=domain_type(policy.status, spf.status),
-        report_type=None if found_multiple else report_type(record, rua, ruf),
+        spf_errors=spf.errors,
+        spf_warnings=spf.warnings,
+        type=_TYPE_OF[(policy.status, spf.status)],
+        report_type=kind,
         dmarc_lookup=str(policy.lookup),
-        spf_lookup=str(lookups.spf.outcome),
+        spf_lookup=spf_lookup,
         dmarc_org_lookup=str(policy.org_lookup) if policy.org_lookup else None,
         dmarc_record_count=len(policy.texts),
         spf_record_count=spf.count,
     )
+
+
+def _vendor_names(hosts: tuple[str, ...], policy_org: str, vendors: VendorTable) -> tuple[str, ...]:
+    """Sorted unique vendor names of `hosts` (`report_uris`, from the record's hosts)."""
+    if not hosts:
+        return ()
+    if len(hosts) == 1:
+        return (vendors.vendor_of(hosts[0], policy_org),)
+    return tuple(sorted({vendors.vendor_of(h, policy_org) for h in hosts}))

@@ -131,14 +131,20 @@ def part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
-def rows_to_table(rows: Mapping[str, Sequence[Any]]) -> pa.Table:
-    """Columns (name → values) to a table of exactly SCHEMA; missing columns become nulls."""
+def rows_to_table(rows: Mapping[str, Sequence[Any] | pa.Array]) -> pa.Table:
+    """Columns (name → values, or an Arrow array) to a table of exactly SCHEMA; missing columns
+    become nulls."""
     length = len(next(iter(rows.values()))) if rows else 0
     arrays = [
-        pa.array(rows[f.name], type=f.type) if f.name in rows else pa.nulls(length, f.type)
-        for f in SCHEMA
+        _array(rows[f.name], f.type) if f.name in rows else pa.nulls(length, f.type) for f in SCHEMA
     ]
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def _array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.Array):
+        return values if values.type == type_ else values.cast(type_)
+    return pa.array(values, type=type_)
 
 
 @dataclass(slots=True)

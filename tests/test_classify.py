@@ -73,22 +73,22 @@ def test_domain_type_table(dmarc: str, spf: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "status", "source", "effective", "type_", "errors"),
     [
-        ({"dmarc": ("v=DMARC1; p=reject",)}, "valid", "domain", "reject", "A", []),
-        ({"dmarc": ("v=DMARC1; p=monitor",)}, "invalid", "domain", None, "B", ["p_invalid"]),
-        ({"dmarc": NX}, "absent", None, None, "E", []),
-        ({"dmarc": NX, "spf": NX}, "absent", None, None, "F", []),
-        ({"dmarc": ("v=spf1 -all",), "spf": ()}, "invalid", "domain", None, "D", ["spf_at_dmarc"]),
+        ({"dmarc": ("v=DMARC1; p=reject",)}, "valid", "domain", "reject", "A", ()),
+        ({"dmarc": ("v=DMARC1; p=monitor",)}, "invalid", "domain", None, "B", ("p_invalid",)),
+        ({"dmarc": NX}, "absent", None, None, "E", ()),
+        ({"dmarc": NX, "spf": NX}, "absent", None, None, "F", ()),
+        ({"dmarc": ("v=spf1 -all",), "spf": ()}, "invalid", "domain", None, "D", ("spf_at_dmarc",)),
         (
             {"dmarc": ("v=DMARC1; p=none", "v=DMARC1; p=reject")},
             "invalid",
             "domain",
             None,
             "B",
-            ["multiple_records"],
+            ("multiple_records",),
         ),
-        ({"dmarc": Outcome.TIMEOUT}, "error", None, None, None, []),
-        ({"dmarc": Outcome.SERVFAIL, "spf": NX}, "error", None, None, None, []),
-        ({"spf": Outcome.REFUSED}, "absent", None, None, None, []),
+        ({"dmarc": Outcome.TIMEOUT}, "error", None, None, None, ()),
+        ({"dmarc": Outcome.SERVFAIL, "spf": NX}, "error", None, None, None, ()),
+        ({"spf": Outcome.REFUSED}, "absent", None, None, None, ()),
     ],
 )
 def test_apex_domain(kwargs, status, source, effective, type_, errors) -> None:
@@ -121,7 +121,7 @@ def test_subdomain_inherits_org_record_and_applies_sp() -> None:
         "organizational",
         "quarantine",
     )
-    assert v.rua_vendors == ["self"] and v.report_type == "B"
+    assert v.rua_vendors == ("self",) and v.report_type == "B"
     assert v.dmarc_org_lookup == "ok"
 
 
@@ -144,7 +144,7 @@ def test_discarded_text_with_org_record_is_a_warning() -> None:
 
 def test_discarded_text_without_org_record_is_invalid() -> None:
     v = verdict(domain="a.example.com", dmarc=("v=spf1 -all",), org=NX)
-    assert (v.dmarc_status, v.dmarc_errors) == ("invalid", ["spf_at_dmarc"])
+    assert (v.dmarc_status, v.dmarc_errors) == ("invalid", ("spf_at_dmarc",))
 
 
 def test_failed_org_lookup_is_unresolved() -> None:
@@ -160,8 +160,8 @@ def test_report_types_and_vendors() -> None:
     )
     v = verdict(dmarc=(record,))
     assert v.report_type == "A"
-    assert v.rua_vendors == ["Agari", "self"] and v.ruf_vendors == ["dmarcian"]
-    assert v.rua_hosts == ["rua.agari.com", "example.com"]
+    assert v.rua_vendors == ("Agari", "self") and v.ruf_vendors == ("dmarcian",)
+    assert v.rua_hosts == ("rua.agari.com", "example.com")
 
 
 def test_report_authorization_rfc7489_7_1() -> None:
@@ -185,4 +185,43 @@ def test_report_authorization_rfc7489_7_1() -> None:
 def test_spf_several_records_is_invalid_not_absent() -> None:
     v = verdict(dmarc=NX, spf=("v=spf1 -all", "v=spf1 ~all"))
     assert (v.spf_status, v.type, v.spf_record_count) == ("invalid", "E", 2)
-    assert v.spf_errors == ["multiple_records"]
+    assert v.spf_errors == ("multiple_records",)
+
+
+def test_domains_sharing_a_record_each_get_their_own_vendors() -> None:
+    """Discovery is shared between domains with the same answers; what depends on the domain
+    (self or other, §7.1 names) is not."""
+    record = ("v=DMARC1; p=none; rua=mailto:d@example.com",)
+    own = verdict(domain="example.com", dmarc=record)
+    other = verdict(domain="other.org", dmarc=record)
+    assert (own.rua_vendors, other.rua_vendors) == (("self",), ("other",))
+    assert own.dmarc_status == other.dmarc_status == "valid"
+    assert (
+        authorization_names(lookups(domain="example.com", dmarc=record), psl.organizational_domain)
+        == ()
+    )
+    assert authorization_names(
+        lookups(domain="other.org", dmarc=record), psl.organizational_domain
+    ) == ("other.org._report._dmarc.example.com",)
+
+
+def test_verdict_is_the_same_when_answers_repeat() -> None:
+    """The caches behind classify (kept from an answer's second sighting on) change nothing."""
+    kwargs = {
+        "domain": "news.example.co.uk",
+        "dmarc": ("token=1",),
+        "spf": ("v=spf1 include:_spf.example.net ~all", "v=spf1 -all"),
+        "org": ("v=DMARC1; p=reject; sp=quarantine; rua=mailto:r@rua.agari.com",),
+    }
+    first, second, third = (verdict(**kwargs) for _ in range(3))
+    assert first == second == third
+    assert (first.dmarc_source, first.dmarc_effective_p, first.dmarc_warnings) == (
+        "organizational",
+        "quarantine",
+        ("discarded_text",),
+    )
+    assert (first.spf_status, first.spf_errors, first.rua_vendors) == (
+        "invalid",
+        ("multiple_records",),
+        ("Agari",),
+    )
