@@ -20,7 +20,7 @@ from survey.records.dmarc import (
 )
 from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
-from survey.records.spf import discover_spf
+from survey.records.spf import discover_spf, is_spf
 from survey.vendors import VendorTable
 
 OrgOf = Callable[[str], str]
@@ -325,21 +325,25 @@ def judge_spf(answer: TxtAnswer) -> SpfVerdict:
     return _judged_spf(answer)[0]
 
 
-#: The SPF columns depend on the answer's outcome and texts alone, and domains share a few
-#: records (`v=spf1 -all`, the big providers' includes): judged once per distinct answer that
+#: The SPF columns depend on the answer's outcome and its SPF texts alone (§4.5: the others
+#: are ignored; they are mostly verification tokens, one of a kind), and domains share a few
+#: records (`v=spf1 -all`, the big providers' includes): judged once per distinct pair that
 #: comes back.
 _SPF_CACHE_SIZE = 8192
 
 
 def _judged_spf(answer: TxtAnswer) -> tuple[SpfVerdict, str]:
     """(the verdict, the lookup outcome as text) of one answer at the domain."""
-    return _spf_verdicts((answer.outcome, answer.texts))
+    texts = answer.texts
+    if texts and not all(map(is_spf, texts)):
+        texts = tuple(filter(is_spf, texts))
+    return _spf_verdicts((answer.outcome, texts))
 
 
 @repeated_memo(maxsize=_SPF_CACHE_SIZE)
 def _spf_verdicts(key: tuple[Outcome, tuple[str, ...]]) -> tuple[SpfVerdict, str]:
-    outcome, texts = key
-    return _judge_spf(TxtAnswer("", outcome, texts)), str(outcome)
+    outcome, spf_texts = key
+    return _judge_spf(TxtAnswer("", outcome, spf_texts)), str(outcome)
 
 
 def _judge_spf(answer: TxtAnswer) -> SpfVerdict:

@@ -87,6 +87,11 @@ _DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]
 _QUOTED = r'"(?:[ \t\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e\t])*"'
 _ADDR_SPEC = rf"(?:{_DOT_ATOM}|{_QUOTED})@{_DOT_ATOM}"
 _MAILTO_TO = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?P<domain>{_DOT_ATOM})(?:,{_ADDR_SPEC})*")
+# The common report URI, `mailto:local@domain` of plain dot-atoms (no %, !size, ?query): every
+# text it matches is a valid dmarc-uri by _URI and _MAILTO_TO alike, sending to `domain`.
+_PLAIN_MAILTO = re.compile(
+    r"(?i:mailto):[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +316,9 @@ def report_uri_host(uri: str) -> str | None:
 @functools.lru_cache(maxsize=1024)
 def _uri_facts(uri: str) -> tuple[str | None, str | None]:
     """(why `uri` is not a valid dmarc-uri or None, the host it sends to or None)."""
+    plain = _PLAIN_MAILTO.fullmatch(uri)
+    if plain is not None:
+        return None, plain[1].lower()
     address, bang, size = uri.partition("!")
     if bang and not _SIZE.fullmatch(size):
         return f"bad size '!{excerpt(size)}'", None

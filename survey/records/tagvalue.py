@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
 
 # FWS of RFC 5322 reduced to its characters: the lexer accepts WSP and CR/LF around tags.
@@ -26,6 +27,12 @@ _FWS = " \t\r\n"
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # Anything that is neither VALCHAR nor folding white space (RFC 6376 §3.2).
 _BAD_VALUE_CHAR = re.compile(r"[^\x21-\x3a\x3c-\x7e \t\r\n]")
+# A tag-spec without any mistake, in one match: FWS, tag-name, FWS, "=", FWS, tag-value, FWS
+# (the tval characters and the FWS between them are disjoint, so it cannot backtrack badly).
+_CLEAN_TAG_SPEC = re.compile(
+    r"[ \t\r\n]*([A-Za-z][A-Za-z0-9_]*)[ \t\r\n]*=[ \t\r\n]*"
+    r"((?:[\x21-\x3a\x3c-\x7e]+(?:[ \t\r\n]+[\x21-\x3a\x3c-\x7e]+)*)?)[ \t\r\n]*"
+)
 # Text decoded with errors="surrogateescape" carries each undecodable byte as U+DC80..U+DCFF.
 _RAW_BYTE = re.compile("[\udc80-\udcff]")
 _EXCERPT_LIMIT = 60
@@ -53,6 +60,8 @@ def excerpt(text: str, limit: int = _EXCERPT_LIMIT) -> str:
 
 def raw_byte_problem(text: str) -> Problem | None:
     """A `non_utf8` warning when the text carries surrogate-escaped raw bytes, else None."""
+    if text.isascii():  # a flag of the string: no scan
+        return None
     found = _RAW_BYTE.search(text)
     if found is None:
         return None
@@ -98,8 +107,22 @@ def first_tag(text: str) -> Tag | None:
     return _lex_tag_spec(text.partition(";")[0], 0)[0]
 
 
+# `p=none`, `v=DMARC1`, `pct=100` and the like start most records: one Tag each, shared (frozen).
+@repeated_memo(maxsize=1024)
+def _clean_tag(part: str) -> Tag | None:
+    """The tag of a tag-spec without any problem (position-free, so shareable), else None."""
+    clean = _CLEAN_TAG_SPEC.fullmatch(part)
+    if clean is None:
+        return None
+    name = clean[1]
+    return Tag(name.lower(), clean[2], name)
+
+
 def _lex_tag_spec(part: str, position: int) -> tuple[Tag | None, Sequence[Problem]]:
     """One `tag-spec`; `position` is where it starts in the record, for problem contexts."""
+    tag = _clean_tag(part)
+    if tag is not None:  # what the steps below find for a part without problems
+        return tag, ()
     if not part.strip(_FWS):
         return None, [Problem("tag_syntax", f"empty tag at position {position}")]
     raw_name, equals, raw_value = part.partition("=")
