@@ -42,9 +42,10 @@ DISCARDED_TEXT = "discarded_text"
 MULTIPLE_RECORDS = "multiple_records"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DomainLookups:
-    """Every answer classify needs for one domain."""
+    """Every answer classify needs for one domain. Not frozen: a scan builds one or two per
+    domain, and a frozen dataclass sets each field through `object.__setattr__`."""
 
     domain: str
     org_domain: str
@@ -232,6 +233,30 @@ def authorization_warnings(
     return found
 
 
+def _unauthorized(
+    record: DmarcRecord,
+    policy_dom: str,
+    policy_org: str,
+    report_auth: Mapping[str, TxtAnswer],
+    org_of: OrgOf,
+) -> set[str]:
+    """`authorization_warnings` of the record's rua and ruf hosts at once, with the policy
+    domain's organization (`policy_org`) worked out by the caller."""
+    found: set[str] = set()
+    for code, hosts in ((RUA_UNAUTHORIZED, record.rua_hosts), (RUF_UNAUTHORIZED, record.ruf_hosts)):
+        for host in hosts:
+            if org_of(host) == policy_org:
+                continue  # not external (§7.1)
+            answer = report_auth.get(authorization_name(policy_dom, host))
+            if answer is None:
+                continue  # not asked (checking switched off)
+            if not answer.is_answer:
+                found.add(REPORT_AUTH_UNRESOLVED)
+            elif not any(_authorizes(text) for text in answer.texts):
+                found.add(code)
+    return found
+
+
 def _authorizes(text: str) -> bool:
     """§7.1: the record at the authorization name must be a DMARC record (`v=DMARC1`)."""
     return parse_dmarc_record(text).is_dmarc
@@ -386,8 +411,7 @@ def classify(
         rua_vendors = _vendor_names(record.rua_hosts, policy_org, vendors)
         ruf_vendors = _vendor_names(record.ruf_hosts, policy_org, vendors)
         if lookups.report_auth:  # empty: not asked (checking switched off), so nothing to add
-            auth = authorization_warnings(RUA_UNAUTHORIZED, record.rua_hosts, dom, lookups, org_of)
-            auth |= authorization_warnings(RUF_UNAUTHORIZED, record.ruf_hosts, dom, lookups, org_of)
+            auth = _unauthorized(record, dom, policy_org, lookups.report_auth, org_of)
             if auth:
                 warnings = tuple(sorted({*warnings, *auth}))
         effective_p = record.policy(policy.policy_domain_is_org)

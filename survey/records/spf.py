@@ -55,6 +55,13 @@ _IP4_NETWORK = re.compile(rf"{_QNUM}(?:\.{_QNUM}){{3}}")
 _CIDR = re.compile(r"0|[1-9][0-9]*")  # §5.6 cidr-length: no leading zeros
 _DUAL_CIDR = re.compile(r"(?P<v4>/[0-9]*)?(?P<v6>//[0-9]*)?\Z")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# The most common terms' plain forms, each matching only what the general steps accept with no
+# problem: `ip4:` a dotted quad with an optional /0-32 (§5.6), and a domain-spec of
+# macro-literals only (no `%`), whose one check left is its domain-end (§7.1).
+_PLAIN_IP4 = re.compile(
+    rf"([+\-?~]?)(?i:ip4):({_QNUM}(?:\.{_QNUM}){{3}}(?:/(?:[0-9]|[12][0-9]|3[0-2]))?)"
+)
+_MACRO_LITERALS = re.compile(r"[\x21-\x24\x26-\x7e]+")
 _RECORD_SIZE_LIMIT = 512  # §3.4
 
 
@@ -149,7 +156,10 @@ def parse_spf_record(text: str) -> SpfRecord:
 
 def _parse_term(word: str) -> tuple[Term | None, list[Problem]]:
     """One term: a modifier (`name "=" ...`, §6) or a directive (`[qualifier] mechanism`, §5)."""
-    modifier = _MODIFIER.fullmatch(word)
+    plain = _PLAIN_IP4.fullmatch(word)
+    if plain is not None:
+        return Term("mechanism", plain[1], "ip4", plain[2]), []
+    modifier = _MODIFIER.fullmatch(word) if "=" in word else None
     if modifier is not None:
         name, value = modifier["name"].lower(), modifier["value"]
         return Term("modifier", "", name, value), _modifier_problems(name, value, word)
@@ -164,6 +174,8 @@ def _parse_term(word: str) -> tuple[Term | None, list[Problem]]:
 
 def _term_problems(word: str, found: list[tuple[str, str]]) -> list[Problem]:
     """(code, reason) pairs found in one term, as problems whose context shows the term."""
+    if not found:
+        return []
     return [Problem(code, f"'{excerpt(word)}': {why}") for code, why in found]
 
 
@@ -247,6 +259,10 @@ def _domain_spec_problems(spec: str) -> list[tuple[str, str]]:
     else (empty, characters outside macro-literal, bad domain-end) is `mechanism_syntax`."""
     if not spec:
         return [("mechanism_syntax", "empty domain")]
+    if _MACRO_LITERALS.fullmatch(spec):  # every character a macro-literal token, no macro
+        if _TOPLABEL_END.fullmatch(spec):
+            return []
+        return [("mechanism_syntax", "domain must end in '.' and a top label, or a macro")]
     tokens = list(_MACRO_TOKEN.finditer(spec))
     problems = _macro_string_problems(spec, tokens, in_domain=True)
     # domain-end: either the spec ends with a macro-expand, or what follows the last one does
