@@ -1,3 +1,4 @@
 from survey.cli import main
 
-main()
+if __name__ == "__main__":  # not when a spawned scan worker imports this module
+    main()

@@ -75,6 +75,15 @@ def scan(
         scan_module.DEFAULT_CHUNK_SIZE
     ),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted scan.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=256,
+            help="Processes scanning chunks; --concurrency and --qps are shared among them. "
+            "0: one per CPU, while each keeps 50 questions in flight.",
+        ),
+    ] = 0,
     retry_unresolved: Annotated[
         Path | None,
         typer.Option(
@@ -118,6 +127,7 @@ def scan(
         resume=resume,
         report_auth=report_auth,
         psl_path=psl_file,
+        workers=workers or scan_module.default_workers(settings.concurrency),
     )
     if not input_path.is_file():
         raise SurveyError(f"input file not found: {input_path}")

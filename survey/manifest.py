@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from survey.classify import REPORT_AUTH_UNRESOLVED
 from survey.domains import InputCounts
-from survey.resolver import ResolverPool, ResolverSettings
+from survey.resolver import PoolCounts, ResolverSettings
 from survey.snapshot import Snapshot, SnapshotWriter, utc_now
 
 
@@ -48,19 +48,18 @@ def end_run_entry(entry: dict[str, Any], completed: bool) -> dict[str, Any]:
     return entry
 
 
-def question_counts(pool: ResolverPool) -> dict[str, int]:
-    """Final outcomes of the questions this run asked (report-authorization ones included)."""
-    return {str(outcome): n for outcome, n in sorted(pool.stats.items())}
+def question_counts(counts: PoolCounts) -> dict[str, int]:
+    """Final outcomes of the questions a run asked (report-authorization ones included)."""
+    return {str(outcome): n for outcome, n in sorted(counts.questions.items())}
 
 
-def transport_counts(pool: ResolverPool) -> dict[str, Any]:
-    """How the run's tries went on the wire: the outcome of every try (retried ones too),
-    the questions asked again over TCP, and the replies ignored as stray (late or forged)."""
-    transport = pool.transport
+def transport_counts(counts: PoolCounts) -> dict[str, Any]:
+    """How a run's tries went on the wire: the outcome of every try (retried ones too), the
+    questions asked again over TCP, and the replies ignored as stray (late or forged)."""
     return {
-        "tries": {str(outcome): n for outcome, n in sorted(pool.try_stats.items())},
-        "tcp": transport.tcp_queries if transport else 0,
-        "stray_replies": transport.stray if transport else 0,
+        "tries": {str(outcome): n for outcome, n in sorted(counts.tries.items())},
+        "tcp": counts.tcp,
+        "stray_replies": counts.stray,
     }
 
 

@@ -31,6 +31,7 @@ from survey.outcome import Outcome, TxtAnswer
 from survey.transport import Server, Transport
 
 __all__ = [
+    "PoolCounts",
     "ResolverPool",
     "ResolverSettings",
     "TokenBucket",
@@ -204,6 +205,26 @@ def _server(nameserver: str) -> Server:
     return family, str(address), int(port or DNS_PORT)
 
 
+@dataclass(slots=True)
+class PoolCounts:
+    """What a pool counted, in a form that crosses processes and adds up: the final outcome
+    of each question, the outcome of every try, questions asked again over TCP, replies
+    ignored as stray (late or forged)."""
+
+    questions: Counter[Outcome] = field(default_factory=Counter)
+    tries: Counter[Outcome] = field(default_factory=Counter)
+    tcp: int = 0
+    stray: int = 0
+
+    def __add__(self, other: "PoolCounts") -> "PoolCounts":
+        return PoolCounts(
+            self.questions + other.questions,
+            self.tries + other.tries,
+            self.tcp + other.tcp,
+            self.stray + other.stray,
+        )
+
+
 class _Question:
     """One distinct question in flight: the callers' futures and the tries made so far."""
 
@@ -313,6 +334,15 @@ class ResolverPool:
     @property
     def transport(self) -> Transport | None:
         return self._transport
+
+    def counts(self) -> PoolCounts:
+        transport = self._transport
+        return PoolCounts(
+            Counter(self.stats),
+            Counter(self.try_stats),
+            transport.tcp_queries if transport else 0,
+            transport.stray if transport else 0,
+        )
 
     def txt(self, name: str) -> "asyncio.Future[TxtAnswer]":
         """The TXT records at `name`, or the outcome saying why there are none: await it.

@@ -100,8 +100,8 @@ async def _retry(
                 part = _PartRetry(writer, scanner, tally, progress, options.resolver.concurrency)
                 jobs = (part.job(index) for index in sorted(writer.done_parts()))
                 completed = await run_jobs(jobs, options.parts_in_flight, stop.event)
-                entry["questions"] = question_counts(pool)
-                entry["transport"] = transport_counts(pool)
+                entry["questions"] = question_counts(pool.counts())
+                entry["transport"] = transport_counts(pool.counts())
         except BaseException as exc:
             record_failure(writer, manifest, {**entry, **tally}, exc)
             raise

@@ -98,15 +98,18 @@ def part_tables(folder: Path) -> list[object]:
     return [pq.read_table(p, columns=["domain"]) for p in files if p.name.startswith("part-")]
 
 
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["one-process", "two-workers"])
 def test_sigkill_at_random_points_then_resume_equals_uninterrupted(
-    knot_lab, crash_input, baseline, tmp_path
+    knot_lab, crash_input, baseline, tmp_path, workers
 ) -> None:
+    # With workers, the SIGKILL leaves orphans: they must stop by themselves (their parent is
+    # gone), close the pipes `finish` waits on, and leave only whole parts.
     rng = random.Random(20261127)
     folder = tmp_path / "crash"
     kills = 0
     with FaultProxy(("127.0.0.1", knot_lab.port)) as proxy:
         for attempt in range(4):
-            extra = ("--resume",) if attempt else ()
+            extra = ("--workers", workers, *(("--resume",) if attempt else ()))
             process = survey(*scan_args(crash_input, tmp_path, proxy.nameserver, *extra))
             at_query(proxy, proxy.queries + rng.randrange(10, 1200), process.kill)
             code, stderr = finish(process)
@@ -132,11 +135,12 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted(
     assert len(manifest["resumed_at"]) == kills
 
 
+@pytest.mark.parametrize("workers", ["1", "2"], ids=["one-process", "two-workers"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_sigint_and_sigterm_stop_cleanly(sig, knot_lab, crash_input, tmp_path) -> None:
+def test_sigint_and_sigterm_stop_cleanly(sig, knot_lab, crash_input, tmp_path, workers) -> None:
     folder = tmp_path / "crash"
     with FaultProxy(("127.0.0.1", knot_lab.port)) as proxy:
-        process = survey(*scan_args(crash_input, tmp_path, proxy.nameserver))
+        process = survey(*scan_args(crash_input, tmp_path, proxy.nameserver, "--workers", workers))
         at_query(proxy, random.Random(sig).randrange(200, 1500), lambda: process.send_signal(sig))
         code, stderr = finish(process)
     assert code == 3, stderr
