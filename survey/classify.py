@@ -67,10 +67,50 @@ class Policy:
     org_lookup: Outcome | None
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
+    #: The verdict columns that depend on the policy alone, worked out once per Policy (domains
+    #: with the same answers share one): `dmarc_status` … `ruf_hosts` in Verdict order, then
+    #: (`report_type`, `dmarc_lookup`, `dmarc_org_lookup`, `dmarc_record_count`).
+    columns: tuple[object, ...] = field(init=False, repr=False, compare=False)
+    late_columns: tuple[str | None, str, str | None, int] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        record = self.record
+        if record is None:
+            text = "\n".join(self.texts) or None
+            columns: tuple[object, ...] = (self.status, self.source, text, *_NO_RECORD_COLUMNS)
+            kind = None
+        else:
+            columns = (
+                self.status,
+                self.source,
+                record.text,
+                record.p,
+                record.sp,
+                record.policy(self.policy_domain_is_org),  # dmarc_effective_p
+                record.pct,
+                record.rua,
+                record.ruf,
+                record.rua_hosts,
+                record.ruf_hosts,
+            )
+            kind = _REPORT_TYPES[(bool(record.valid_rua), bool(record.valid_ruf))]
+            if MULTIPLE_RECORDS in self.errors:  # not reached: one record applies
+                kind = None
+        org_lookup = str(self.org_lookup) if self.org_lookup else None
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(
+            self, "late_columns", (kind, str(self.lookup), org_lookup, len(self.texts))
+        )
 
     @property
     def policy_domain_is_org(self) -> bool:
         return self.source == "organizational"
+
+
+#: dmarc_p … ruf_hosts when no record applies.
+_NO_RECORD_COLUMNS = (None, None, None, None, (), (), (), ())
 
 
 def needs_org_lookup(domain: str, org_domain: str, dmarc: TxtAnswer) -> bool:
@@ -356,9 +396,13 @@ def judge_spf(answer: TxtAnswer) -> SpfVerdict:
 #: comes back.
 _SPF_CACHE_SIZE = 8192
 
+#: A judged SPF answer: the verdict, its columns `spf_status` … `spf_warnings` in Verdict
+#: order, and `spf_lookup`.
+_SpfColumns = tuple[SpfVerdict, tuple[object, ...], str]
 
-def _judged_spf(answer: TxtAnswer) -> tuple[SpfVerdict, str]:
-    """(the verdict, the lookup outcome as text) of one answer at the domain."""
+
+def _judged_spf(answer: TxtAnswer) -> _SpfColumns:
+    """The verdict of one answer at the domain, with its columns."""
     texts = answer.texts
     if texts and not all(map(is_spf, texts)):
         texts = tuple(filter(is_spf, texts))
@@ -366,9 +410,10 @@ def _judged_spf(answer: TxtAnswer) -> tuple[SpfVerdict, str]:
 
 
 @repeated_memo(maxsize=_SPF_CACHE_SIZE)
-def _spf_verdicts(key: tuple[Outcome, tuple[str, ...]]) -> tuple[SpfVerdict, str]:
+def _spf_verdicts(key: tuple[Outcome, tuple[str, ...]]) -> _SpfColumns:
     outcome, spf_texts = key
-    return _judge_spf(TxtAnswer("", outcome, spf_texts)), str(outcome)
+    spf = _judge_spf(TxtAnswer("", outcome, spf_texts))
+    return spf, (spf.status, spf.record, spf.all, spf.errors, spf.warnings), str(outcome)
 
 
 def _judge_spf(answer: TxtAnswer) -> SpfVerdict:
@@ -397,14 +442,16 @@ def classify(
     weight: int | None = None,
     policy: Policy | None = None,
 ) -> Verdict:
-    """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already."""
+    """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already.
+
+    Only the vendors and the §7.1 warnings are worked out per domain; the rest comes from the
+    policy's and the SPF answer's columns, shared by every domain with the same answers."""
     policy = policy or discover_policy(lookups)
-    spf, spf_lookup = _judged_spf(lookups.spf)
+    spf, spf_columns, spf_lookup = _judged_spf(lookups.spf)
     record = policy.record
     warnings = policy.warnings  # sorted and unique already
     if record is None:
         rua_vendors = ruf_vendors = ()
-        effective_p = kind = None
     else:
         dom = policy_domain(lookups, policy)
         policy_org = org_of(dom)
@@ -414,42 +461,25 @@ def classify(
             auth = _unauthorized(record, dom, policy_org, lookups.report_auth, org_of)
             if auth:
                 warnings = tuple(sorted({*warnings, *auth}))
-        effective_p = record.policy(policy.policy_domain_is_org)
-        kind = _REPORT_TYPES[(bool(record.valid_rua), bool(record.valid_ruf))]
-        if MULTIPLE_RECORDS in policy.errors:  # not reached: one record applies
-            kind = None
-    return Verdict(
-        domain=lookups.domain,
-        org_domain=lookups.org_domain,
-        rank=rank,
-        weight=weight,
-        dmarc_status=policy.status,
-        dmarc_source=policy.source,
-        dmarc_record=record.text if record else ("\n".join(policy.texts) or None),
-        dmarc_p=record.p if record else None,
-        dmarc_sp=record.sp if record else None,
-        dmarc_effective_p=effective_p,
-        dmarc_pct=record.pct if record else None,
-        dmarc_rua=record.rua if record else (),
-        dmarc_ruf=record.ruf if record else (),
-        rua_hosts=record.rua_hosts if record else (),
-        ruf_hosts=record.ruf_hosts if record else (),
-        rua_vendors=rua_vendors,
-        ruf_vendors=ruf_vendors,
-        dmarc_errors=policy.errors,
-        dmarc_warnings=warnings,
-        spf_status=spf.status,
-        spf_record=spf.record,
-        spf_all=spf.all,
-        spf_errors=spf.errors,
-        spf_warnings=spf.warnings,
-        type=_TYPE_OF[(policy.status, spf.status)],
-        report_type=kind,
-        dmarc_lookup=str(policy.lookup),
-        spf_lookup=spf_lookup,
-        dmarc_org_lookup=str(policy.org_lookup) if policy.org_lookup else None,
-        dmarc_record_count=len(policy.texts),
-        spf_record_count=spf.count,
+    report_kind, dmarc_lookup, org_lookup, record_count = policy.late_columns
+    return Verdict(  # by position, in field order (keywords cost more than the rest here)
+        lookups.domain,
+        lookups.org_domain,
+        rank,
+        weight,
+        *policy.columns,  # dmarc_status … ruf_hosts
+        rua_vendors,
+        ruf_vendors,
+        policy.errors,
+        warnings,
+        *spf_columns,  # spf_status … spf_warnings
+        _TYPE_OF[(policy.status, spf.status)],
+        report_kind,
+        dmarc_lookup,
+        spf_lookup,
+        org_lookup,
+        record_count,
+        spf.count,
     )
 
 

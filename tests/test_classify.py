@@ -6,6 +6,7 @@ import pytest
 
 from survey import psl
 from survey.classify import (
+    VERDICT_FIELDS,
     DomainLookups,
     authorization_names,
     classify,
@@ -13,6 +14,7 @@ from survey.classify import (
     needs_org_lookup,
 )
 from survey.outcome import Outcome, TxtAnswer
+from survey.snapshot import COLUMNS
 from survey.vendors import VendorTable
 
 OK, NX, NODATA = Outcome.OK, Outcome.NXDOMAIN, Outcome.NODATA
@@ -225,3 +227,8 @@ def test_verdict_is_the_same_when_answers_repeat() -> None:
         ("multiple_records",),
         ("Agari",),
     )
+
+
+def test_verdict_fields_are_the_snapshot_columns_in_order() -> None:
+    """classify builds a Verdict by position; its fields are the schema's columns, in order."""
+    assert tuple(c for c in COLUMNS if c != "scanned_at") == VERDICT_FIELDS
