@@ -121,11 +121,11 @@ class DmarcRecord:
     errors: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
     #: The rua / ruf URIs that are syntactically valid (RFC 7489 §6.4 dmarc-uri).
-    valid_rua: tuple[str, ...] = field(init=False)
-    valid_ruf: tuple[str, ...] = field(init=False)
+    valid_rua: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    valid_ruf: tuple[str, ...] = field(init=False, repr=False, compare=False)
     #: The hosts those URIs send to (`report_uri_host`), each once, in record order.
-    rua_hosts: tuple[str, ...] = field(init=False)
-    ruf_hosts: tuple[str, ...] = field(init=False)
+    rua_hosts: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    ruf_hosts: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: the dataclass way of setting a derived field
