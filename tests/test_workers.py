@@ -4,6 +4,7 @@ totals shared out, and a worker's failure failing the run instead of hanging it.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from survey.domains import InputDomain
 from survey.errors import SurveyError
 from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows
 from survey.resolver import ResolverSettings, run
-from survey.scan import ScanOptions, default_workers, run_scan
+from survey.scan import GC_THRESHOLDS, ScanOptions, default_workers, run_scan, tuned_collector
 from survey.snapshot import read_manifest
 from survey.workers import WorkerSetup, scan_in_workers, share
 
@@ -79,3 +80,11 @@ def test_a_failing_worker_fails_the_run(tmp_path: Path) -> None:
     with pytest.raises(SurveyError, match="scan worker"):
         run(main())
     assert not written
+
+
+def test_the_collector_is_tuned_for_the_scan_and_restored() -> None:
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with tuned_collector():
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > frozen  # what was alive is out of the collector's sight
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, frozen)
