@@ -50,7 +50,7 @@ from survey.lab.compare import column_differences
 from survey.lab.generate import WORDS, generate_lab
 from survey.lab.knot import KnotServer
 from survey.resolver import EVENT_LOOP_VARIABLE, ResolverSettings
-from survey.scan import DEFAULT_CHUNK_SIZE
+from survey.scan import DEFAULT_CHUNK_SIZE, default_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = {"aiodns": "a floor", "pool": "a2 pool"}
@@ -258,7 +258,8 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
 # -- the defaults sweep ---------------------------------------------------------------------
 
 SWEEP_CONCURRENCY = (100, 200, 300, 500, 1000, 2000)
-SWEEP_CHUNKS = (10_000, 50_000, 100_000)
+SWEEP_CHUNKS = (10_000, 20_000, 50_000, 100_000)
+SWEEP_WORKERS = (1, 2, 3)
 
 
 def sweep(lab_dir: Path, out: Path, nameserver: str, log: Any) -> str:
@@ -271,11 +272,14 @@ def sweep(lab_dir: Path, out: Path, nameserver: str, log: Any) -> str:
         settings.append((f"concurrency {concurrency}", ["--concurrency", str(concurrency)], {}))
     for chunk in SWEEP_CHUNKS:
         settings.append((f"chunk {chunk:,}", ["--chunk-size", str(chunk)], {}))
+    for workers in SWEEP_WORKERS:
+        settings.append((f"workers {workers}", ["--workers", str(workers)], {}))
     settings.append(("event loop asyncio", [], {EVENT_LOOP_VARIABLE: "asyncio"}))
     settings.append(("event loop uvloop", [], {}))
     lines = [
         f"defaults sweep (one run each; defaults: concurrency {defaults.concurrency}, chunk "
-        f"{DEFAULT_CHUNK_SIZE:,}, uvloop, timeout {defaults.timeout} s, tries {defaults.tries})",
+        f"{DEFAULT_CHUNK_SIZE:,}, workers {default_workers(defaults.concurrency)}, uvloop, "
+        f"timeout {defaults.timeout} s, tries {defaults.tries})",
         f"{'setting':<20} {'domains/s':>10} {'CPU s/1k dom':>12} {'peak RSS MB':>11} "
         f"{'timed-out tries':>15} {'lost':>5}",
     ]
