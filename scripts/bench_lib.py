@@ -79,14 +79,18 @@ def run_measured(
     return Usage(
         wall=time.monotonic() - began,
         cpu=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=watcher.peak_kib / 1024,
+        peak_rss_mb=watcher.peak_kib / 1024,  # the process tree's, workers included
         returncode=process.returncode,
         rss_trace=tuple(watcher.trace),
     )
 
 
 class PeakWatcher(threading.Thread):
-    """The child's own peak RSS: `VmHWM` of its address space, read from /proc while it runs.
+    """The peak RSS of a child and of every process it starts (scan workers), from /proc.
+
+    Each process's own high-water mark (`VmHWM`) is kept, and the peak reported is their sum:
+    an upper bound of what the process tree held at once, since the processes may have
+    peaked at different moments. `trace` samples the tree's summed current RSS.
 
     Not `wait4`'s ru_maxrss: Linux carries the high-water mark of the address space a child had
     before `exec` into it, which after a fork is the benchmark's own (a parent holding the
@@ -94,19 +98,45 @@ class PeakWatcher(threading.Thread):
 
     def __init__(self, pid: int, interval: float = 0.1, trace_every: float = 5.0) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval, self.trace_every, self.peak_kib = pid, interval, trace_every, 0
+        self.pid, self.interval, self.trace_every = pid, interval, trace_every
         self.trace: list[tuple[float, float]] = []  # (seconds, current RSS in MB)
+        self.peaks: dict[int, int] = {}  # pid -> its VmHWM in KiB
         self.stopped = threading.Event()
+
+    @property
+    def peak_kib(self) -> int:
+        return sum(self.peaks.values())
 
     def run(self) -> None:
         began = next_trace = time.monotonic()
         while not self.stopped.is_set():
-            hwm, rss = _vm_kib(self.pid, "VmHWM"), _vm_kib(self.pid, "VmRSS")
-            self.peak_kib = max(self.peak_kib, hwm)
-            if rss and time.monotonic() >= next_trace:
-                self.trace.append((time.monotonic() - began, rss / 1024))
+            total_rss = 0
+            for pid in _tree(self.pid):
+                hwm, rss = _vm_kib(pid, "VmHWM"), _vm_kib(pid, "VmRSS")
+                self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
+                total_rss += rss
+            if total_rss and time.monotonic() >= next_trace:
+                self.trace.append((time.monotonic() - began, total_rss / 1024))
                 next_trace += self.trace_every
             self.stopped.wait(self.interval)
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from /proc/PID/task/TID/children."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                todo += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return found
 
 
 def _vm_kib(pid: int, field: str) -> int:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from survey.errors import SnapshotError
@@ -256,7 +255,11 @@ class Snapshot:
     def is_complete(self) -> bool:
         return self.status == "complete"
 
-    def dataset(self) -> ds.Dataset:
+    def dataset(self) -> Any:  # pyarrow.dataset.Dataset
+        # Imported here: pyarrow.dataset (with pandas, which it loads) costs each scan worker
+        # ~44 MB of RSS, and a worker only writes parts.
+        import pyarrow.dataset as ds
+
         parts = sorted((self.folder / PARTS_DIR).glob("part-*.parquet"))
         return ds.dataset([str(p) for p in parts], schema=SCHEMA, format="parquet")
 
