@@ -62,6 +62,7 @@ class Usage:
     peak_rss_mb: float
     returncode: int
     rss_trace: tuple[tuple[float, float], ...] = ()
+    hwm_sum_mb: float = 0.0  # each process's own peak, added up: an upper bound
 
 
 def run_measured(
@@ -80,6 +81,7 @@ def run_measured(
         wall=time.monotonic() - began,
         cpu=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=watcher.peak_kib / 1024,  # the process tree's, workers included
+        hwm_sum_mb=watcher.hwm_sum_kib / 1024,
         returncode=process.returncode,
         rss_trace=tuple(watcher.trace),
     )
@@ -88,9 +90,11 @@ def run_measured(
 class PeakWatcher(threading.Thread):
     """The peak RSS of a child and of every process it starts (scan workers), from /proc.
 
-    Each process's own high-water mark (`VmHWM`) is kept, and the peak reported is their sum:
-    an upper bound of what the process tree held at once, since the processes may have
-    peaked at different moments. `trace` samples the tree's summed current RSS.
+    `peak_kib` is the largest sum of the tree's current RSS over the samples (every
+    `interval` seconds): what the scan held at once. `hwm_sum_kib` adds each process's own
+    high-water mark (`VmHWM`, exact per process): an upper bound, since the processes peak at
+    different moments (the parent reads the parts back after its workers have ended).
+    `trace` samples the tree's summed RSS.
 
     Not `wait4`'s ru_maxrss: Linux carries the high-water mark of the address space a child had
     before `exec` into it, which after a fork is the benchmark's own (a parent holding the
@@ -101,20 +105,24 @@ class PeakWatcher(threading.Thread):
         self.pid, self.interval, self.trace_every = pid, interval, trace_every
         self.trace: list[tuple[float, float]] = []  # (seconds, current RSS in MB)
         self.peaks: dict[int, int] = {}  # pid -> its VmHWM in KiB
+        self.peak_kib = 0
         self.stopped = threading.Event()
 
     @property
-    def peak_kib(self) -> int:
+    def hwm_sum_kib(self) -> int:
         return sum(self.peaks.values())
 
     def run(self) -> None:
         began = next_trace = time.monotonic()
         while not self.stopped.is_set():
-            total_rss = 0
+            total_rss = largest_hwm = 0
             for pid in _tree(self.pid):
                 hwm, rss = _vm_kib(pid, "VmHWM"), _vm_kib(pid, "VmRSS")
                 self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
                 total_rss += rss
+                largest_hwm = max(largest_hwm, hwm)
+            # The tree never held less than its largest process did (exact for one process).
+            self.peak_kib = max(self.peak_kib, total_rss, largest_hwm)
             if total_rss and time.monotonic() >= next_trace:
                 self.trace.append((time.monotonic() - began, total_rss / 1024))
                 next_trace += self.trace_every

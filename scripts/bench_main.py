@@ -120,7 +120,7 @@ def scan(
         usage.cpu,
         usage.peak_rss_mb,
         dict(outcomes),
-        {"wall": usage.wall, "rss_trace": usage.rss_trace},
+        {"wall": usage.wall, "rss_trace": usage.rss_trace, "hwm_sum": usage.hwm_sum_mb},
     )
     measured.outcomes["lost"] = measured.lost + outcomes["report_auth_unresolved"]
     return measured, folder
@@ -332,7 +332,9 @@ def memory_check(out: Path, lab_dir: Path, nameserver: str, lines: int, log: Any
     return (
         f"memory check: {lines:,} lines, {manifest['rows']:,} rows, status {manifest['status']}, "
         f"{measured.elapsed:.0f} s ({measured.domains_per_s:,.0f} domains/s), "
-        f"peak RSS {measured.peak_rss_mb:.0f} MB, lost answers {measured.outcomes['lost']}\n"
+        f"peak RSS {measured.peak_rss_mb:.0f} MB (the process tree at once; each process's own "
+        f"peak added up: {measured.extra['hwm_sum']:.0f} MB), "
+        f"lost answers {measured.outcomes['lost']}\n"
         f"  RSS over time (s:MB): {trace}"
     )
 

@@ -41,6 +41,7 @@ from survey.resolver import PoolCounts, ResolverPool, ResolverSettings, run
 from survey.scan import (
     DomainScanner,
     scan_chunk,
+    system_memory_pool,
     tuned_collector,
     verdicts_to_table,
     write_part_whole,
@@ -217,7 +218,7 @@ def _worker_main(setup: WorkerSetup, inbox: Any, outbox: Any, worker: int, paren
     starts after its parent died (SIGKILL during the spawn) must not take init for it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the scan stops
     try:
-        with tuned_collector():
+        with tuned_collector(), system_memory_pool():
             counts = run(_Worker(setup, inbox, outbox, worker, parent).serve())
     except BaseException as exc:  # told to the parent, then the process ends
         outbox.put(("failed", worker, _why(exc)))
