@@ -264,12 +264,8 @@ def authorization_warnings(
     found: set[str] = set()
     for host in external_hosts(hosts, policy_dom, org_of):
         answer = lookups.report_auth.get(authorization_name(policy_dom, host))
-        if answer is None:
-            continue  # not asked (checking switched off)
-        if not answer.is_answer:
-            found.add(REPORT_AUTH_UNRESOLVED)
-        elif not any(_authorizes(text) for text in answer.texts):
-            found.add(kind_code)
+        if (code := _authorization_code(answer, kind_code)) is not None:
+            found.add(code)
     return found
 
 
@@ -288,13 +284,21 @@ def _unauthorized(
             if org_of(host) == policy_org:
                 continue  # not external (§7.1)
             answer = report_auth.get(authorization_name(policy_dom, host))
-            if answer is None:
-                continue  # not asked (checking switched off)
-            if not answer.is_answer:
-                found.add(REPORT_AUTH_UNRESOLVED)
-            elif not any(_authorizes(text) for text in answer.texts):
-                found.add(code)
+            if (warning := _authorization_code(answer, code)) is not None:
+                found.add(warning)
     return found
+
+
+def _authorization_code(answer: TxtAnswer | None, kind_code: str) -> str | None:
+    """The warning one §7.1 authorization answer gives: None when it was not asked (checking
+    switched off) or authorizes; unresolved when the lookup failed; else `kind_code`."""
+    if answer is None:
+        return None
+    if not answer.is_answer:
+        return REPORT_AUTH_UNRESOLVED
+    if not any(_authorizes(text) for text in answer.texts):
+        return kind_code
+    return None
 
 
 def _authorizes(text: str) -> bool:
