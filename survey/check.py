@@ -10,14 +10,12 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
-from survey import psl
 from survey.domains import InputDomain, normalise, validate
 from survey.errors import InputError
 from survey.records.dmarc import DMARC_CODES
 from survey.records.spf import SPF_CODES
 from survey.resolver import ResolverPool, ResolverSettings, run
 from survey.scan import DomainScanner
-from survey.vendors import VendorTable
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
@@ -41,7 +39,7 @@ def check_domains(names: list[str], settings: ResolverSettings) -> list[dict[str
 
 async def _check_all(domains: list[str], settings: ResolverSettings) -> list[dict[str, Any]]:
     async with ResolverPool(settings) as pool:
-        scanner = DomainScanner(pool, psl.organizational_domain, VendorTable.load(), True)
+        scanner = DomainScanner.standard(pool, report_auth=True)
         verdicts = await asyncio.gather(
             *(scanner.scan(InputDomain(d, None, None)) for d in domains)
         )

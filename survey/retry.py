@@ -49,7 +49,6 @@ from survey.scan import (
     write_part_whole,
 )
 from survey.snapshot import PARTS_DIR, SCHEMA, Snapshot, SnapshotWriter, part_name
-from survey.vendors import VendorTable
 
 RETRY_KIND = "retry-unresolved"
 
@@ -111,7 +110,7 @@ async def _retry(
 
 def _scanner(pool: ResolverPool, manifest: dict[str, Any]) -> DomainScanner:
     report_auth = bool(manifest.get("report_auth", True))  # ask what the scan asked
-    return DomainScanner(pool, psl.organizational_domain, VendorTable.load(), report_auth)
+    return DomainScanner.standard(pool, report_auth)
 
 
 class _PartRetry:

@@ -131,6 +131,11 @@ class DomainScanner:
         self._report_auth = report_auth
         self._org_cache: dict[str, TxtAnswer] = {}
 
+    @classmethod
+    def standard(cls, pool: ResolverPool, report_auth: bool) -> DomainScanner:
+        """A scanner with the bundled (or `psl.load`ed) suffix list and the vendor table."""
+        return cls(pool, psl.organizational_domain, VendorTable.load(), report_auth)
+
     async def scan(self, item: InputDomain) -> Verdict:
         domain = item.domain
         org = self._org_of(domain)
@@ -200,6 +205,20 @@ async def scan_chunk(
     workers = max(1, min(len(chunk), concurrency // 2))
     await asyncio.gather(*(worker() for _ in range(workers)))
     return verdicts  # type: ignore[return-value]  # every position was filled
+
+
+async def scan_part(
+    scanner: DomainScanner,
+    writer: SnapshotWriter,
+    index: int,
+    chunk: Sequence[InputDomain],
+    concurrency: int,
+) -> Counter[str]:
+    """Chunk `index` scanned and written whole as part `index` (in this process or in a
+    worker); the count of its domains by type."""
+    verdicts = await scan_chunk(scanner, chunk, concurrency)
+    await write_part_whole(writer, index, verdicts_to_table(verdicts, dt.datetime.now(dt.UTC)))
+    return Counter(v.type or "unresolved" for v in verdicts)
 
 
 class Stopper:
@@ -307,9 +326,7 @@ class _Run:
         self, chunks: Iterable[list[InputDomain]], done: set[int], pool: ResolverPool
     ) -> bool:
         """Scan every chunk not in `done`; False when stopped by a signal."""
-        scanner = DomainScanner(
-            pool, psl.organizational_domain, VendorTable.load(), self.options.report_auth
-        )
+        scanner = DomainScanner.standard(pool, self.options.report_auth)
         jobs = (self._job(scanner, index, chunk, done) for index, chunk in enumerate(chunks))
         return await run_jobs(jobs, self.options.chunks_in_flight, self.stop.event)
 
@@ -354,10 +371,9 @@ class _Run:
                 yield index, chunk
 
     async def _chunk(self, scanner: DomainScanner, index: int, chunk: list[InputDomain]) -> None:
-        verdicts = await scan_chunk(scanner, chunk, self.options.resolver.concurrency)
-        table = verdicts_to_table(verdicts, dt.datetime.now(dt.UTC))
-        await write_part_whole(self.writer, index, table)
-        self.progress(ChunkDone(len(chunk), Counter(v.type or "unresolved" for v in verdicts)))
+        concurrency = self.options.resolver.concurrency
+        types = await scan_part(scanner, self.writer, index, chunk, concurrency)
+        self.progress(ChunkDone(len(chunk), types))
 
 
 # The cyclic garbage collector's thresholds for a scan (CPython's defaults: 700, 10, 10).

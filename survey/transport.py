@@ -35,7 +35,6 @@ __all__ = ["Attempt", "Server", "Transport"]
 SOCKETS_PER_SERVER = 4
 READ_BATCH = 256  # datagrams read per readiness callback, so one busy socket cannot starve the loop
 _MAX_UDP = 65535
-_FORMERR = 1
 
 Server = tuple[int, str, int]  # address family, IP address, port
 
@@ -225,7 +224,7 @@ class Transport:
         """A UDP reply that matches `attempt`'s question."""
         if wire.is_truncated(reply):
             self._ask_over_tcp(attempt)
-        elif attempt.edns and wire.rcode(reply) == _FORMERR and not wire.has_additional(reply):
+        elif attempt.edns and wire.rcode(reply) == wire.FORMERR and not wire.has_additional(reply):
             self.without_edns(attempt)
         else:
             attempt.answered(reply)

@@ -27,6 +27,7 @@ from survey.outcome import Outcome
 
 __all__ = [
     "EDNS_PAYLOAD",
+    "FORMERR",
     "TYPE_TXT",
     "BadName",
     "Malformed",
@@ -53,7 +54,7 @@ _QR = 0x8000
 _OPCODE = 0x7800
 _TC = 0x0200
 _RCODE = 0x000F
-_FORMERR = 1
+FORMERR = 1  # the RCODE of a server that could not read the query
 _HEADER = struct.Struct("!HHHHHH")
 _RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH
 _U16 = struct.Struct("!H")
@@ -143,7 +144,7 @@ def is_bare_formerr(reply: bytes) -> bool:
     return (
         len(reply) >= _QUESTION_START
         and bool(reply[2] & 0x80)
-        and reply[3] & _RCODE == _FORMERR
+        and reply[3] & _RCODE == FORMERR
         and not (reply[4] or reply[5])
     )
 

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import multiprocessing as mp
 import os
 import queue
 import signal
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
@@ -38,16 +36,8 @@ from survey import psl
 from survey.domains import InputDomain
 from survey.errors import SurveyError
 from survey.resolver import PoolCounts, ResolverPool, ResolverSettings, run
-from survey.scan import (
-    DomainScanner,
-    scan_chunk,
-    system_memory_pool,
-    tuned_collector,
-    verdicts_to_table,
-    write_part_whole,
-)
+from survey.scan import DomainScanner, scan_part, system_memory_pool, tuned_collector
 from survey.snapshot import SnapshotWriter
-from survey.vendors import VendorTable
 
 __all__ = ["WorkerSetup", "scan_in_workers", "share"]
 
@@ -257,9 +247,7 @@ class _Worker:
         running: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
         async with ResolverPool(self.setup.settings) as pool:
-            scanner = DomainScanner(
-                pool, psl.organizational_domain, VendorTable.load(), self.setup.report_auth
-            )
+            scanner = DomainScanner.standard(pool, self.setup.report_auth)
             while True:
                 message = await loop.run_in_executor(None, self._next_message)
                 if failures:
@@ -304,8 +292,5 @@ class _Worker:
     async def _chunk(
         self, scanner: DomainScanner, writer: SnapshotWriter, index: int, chunk: list[InputDomain]
     ) -> None:
-        verdicts = await scan_chunk(scanner, chunk, self.setup.settings.concurrency)
-        table = verdicts_to_table(verdicts, dt.datetime.now(dt.UTC))
-        await write_part_whole(writer, index, table)
-        types = Counter(v.type or "unresolved" for v in verdicts)
+        types = await scan_part(scanner, writer, index, chunk, self.setup.settings.concurrency)
         self.outbox.put(("done", self.worker, len(chunk), types))
