@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,34 @@ def rows_to_table(rows: Mapping[str, Sequence[Any] | pa.Array]) -> pa.Table:
         _array(rows[f.name], f.type) if f.name in rows else pa.nulls(length, f.type) for f in SCHEMA
     ]
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+class _NoPandas:
+    """A meta path finder that makes `import pandas` fail (see `arrow_without_pandas`)."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas":
+            raise ModuleNotFoundError("pandas is left unloaded by this process", name=name)
+
+
+def arrow_without_pandas() -> None:
+    """Keep pyarrow from importing pandas in a process that only writes snapshots.
+
+    The first Python list pyarrow converts makes it import pandas (~50 MB of RSS, measured:
+    60 → 104 MB) only to ask whether the list is a pandas object and what pandas' missing
+    values look like. Asked once while pandas cannot be imported, pyarrow remembers "no
+    pandas" and stops asking; `Table.to_pandas()` still imports it when it is wanted. For
+    processes of our own (scan workers, the `survey scan` command): a library caller's process
+    is left alone. A no-op when pandas is already loaded; harmless if a pyarrow version asks
+    again (pandas is then loaded, nothing else changes)."""
+    if "pandas" in sys.modules:
+        return
+    sys.meta_path.insert(0, _NoPandas)  # type: ignore[arg-type]
+    try:
+        pa.array([""], type=_STR)
+    finally:
+        sys.meta_path.remove(_NoPandas)  # type: ignore[arg-type]
 
 
 def _array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:

@@ -105,3 +105,38 @@ def test_manifest_is_replaced_whole(tmp_path) -> None:
         writer.write_manifest({"schema_version": 1, "status": "complete"})
     assert json.loads((tmp_path / "m" / "manifest.json").read_text())["status"] == "complete"
     assert [p.name for p in (tmp_path / "m").iterdir() if "tmp" in p.name] == []
+
+
+_PANDAS_PROBE = """
+import sys
+from survey.snapshot import arrow_without_pandas, rows_to_table
+{before}
+arrow_without_pandas()
+table = rows_to_table({{"domain": ["example.com", "example.net"], "dmarc_p": ["reject", None]}})
+loaded = "pandas" in sys.modules
+frame = table.to_pandas()
+print(loaded, type(frame).__name__, list(frame["domain"]))
+"""
+
+
+def _probe(before: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PANDAS_PROBE.format(before=before)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()
+
+
+def test_writing_parts_does_not_load_pandas_and_reading_still_can() -> None:
+    # A scan worker converts lists to Arrow; pyarrow would load pandas (~50 MB) to do it.
+    loaded, kind, *domains = _probe("")
+    assert loaded == "False"
+    assert kind == "DataFrame"  # to_pandas() imports pandas when it is asked for
+    assert domains == ["['example.com',", "'example.net']"]
+
+
+def test_a_process_that_has_pandas_keeps_it() -> None:
+    loaded, kind, *_ = _probe("import pandas")
+    assert (loaded, kind) == ("True", "DataFrame")
