@@ -2,6 +2,7 @@
 the zone file, the dnslib server and Knot DNS answering over real loopback sockets."""
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from survey.lab.generate import (
     LabPaths,
     generate_lab,
 )
-from survey.lab.knot import KnotServer, knotd_path
+from survey.lab.knot import RMEM_DEFAULT, KnotServer, knotd_path, udp_sockets_bound
 from survey.lab.serve import LabServer
 from survey.lab.zonefile import load_zone
 
@@ -263,3 +264,25 @@ def test_lab_server_refuses_non_loopback(lab: LabPaths, host: str) -> None:
 def test_knot_without_zone_is_a_lab_error(tmp_path: Path) -> None:
     with pytest.raises(LabError):
         KnotServer(tmp_path).start()
+
+
+@pytest.mark.knot
+def test_knot_gets_the_receive_buffer_asked_for_and_the_default_is_put_back(lab: LabPaths) -> None:
+    if knotd_path() is None:
+        pytest.skip("knotd (Knot DNS) is not installed: apt-get install knot")
+    before = RMEM_DEFAULT.read_text()
+    with KnotServer(lab.out_dir) as plain:
+        assert udp_sockets_bound(plain.port) == 2  # udp-workers: 2, one socket each
+        default = plain.receive_buffers
+    wanted = int(before) * 4
+    with KnotServer(lab.out_dir, receive_buffer=wanted) as knot:
+        raised = knot.receive_buffers
+        assert ask(knot.port, ".", "SOA").header.rcode == RCODE.NOERROR
+    assert RMEM_DEFAULT.read_text() == before  # only knotd's sockets got it
+    if not default:
+        pytest.skip("`ss` (iproute2) is not installed: the buffers cannot be read")
+    assert default == [int(before)] * 2
+    if os.access(RMEM_DEFAULT, os.W_OK):
+        assert raised == [wanted] * 2
+    else:  # not root: Knot keeps the default, and says so
+        assert raised == default
