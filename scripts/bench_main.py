@@ -12,7 +12,8 @@ loopback port and measures, side by side in one run, `--reps` times each:
 then prints the medians and the ratios b/a, b/a2, b/c, b/d. Every scan's verdicts are compared with
 the lab's expected.parquet, and lost answers (timeouts, errors) are counted: both must be 0.
 Finally the memory check scans a generated 5,000,000-line list served mostly as NXDOMAIN and
-reports the scan's peak RSS (`--skip-memory` leaves it out).
+reports the scan's peak RSS (`--skip-memory` leaves it out). `--profile` adds a scan under
+py-spy: a flame graph and the share of samples per survey module (scripts/bench_profile.py).
 
 Knot's UDP sockets get 4 MiB receive buffers, as a production server's would (`--server-buffer
 0`: the kernel's default, 208 KiB here, which drops queries when client and server share the two
@@ -50,6 +51,7 @@ from bench_lib import (
     write_json,
     write_questions,
 )
+from bench_profile import profile_scan
 
 from survey.lab.compare import column_differences
 from survey.lab.generate import WORDS, generate_lab
@@ -365,6 +367,9 @@ def main() -> None:
     parser.add_argument(
         "--sweep", action="store_true", help="also scan once per concurrency/chunk/loop setting"
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile a scan with py-spy (flame graph)"
+    )
     parser.add_argument("--dnsperf-seconds", type=int, default=10)
     parser.add_argument(
         "--server-buffer",
@@ -432,14 +437,19 @@ def main() -> None:
                 results["d checkdmarc"].append(
                     checkdmarc(python_cd, out / "checkdmarc-domains.txt", out, knot.port, 2.0, log)
                 )
+        profiled = None
+        if args.profile:
+            say("profile: two scans under py-spy")
+            profiled = profile_scan(lab_dir / "domains.csv", out, ns, log)
         swept = sweep(lab_dir, out, ns, log) if args.sweep else None
         memory = None
         if not args.skip_memory:
             memory = memory_check(out, lab_dir, ns, args.memory_lines, log)
     asked = len(read_questions(questions))
     report = _report(results, args.reps, domains, mismatches, memory, asked, server)
-    if swept:
-        report += "\n" + swept
+    for extra in (profiled, swept):
+        if extra:
+            report += "\n" + extra
     print(report)
     (out / "bench-table.txt").write_text(report + "\n")
     write_json(out / "bench-results.json", {k: [vars_of(m) for m in v] for k, v in results.items()})
