@@ -118,7 +118,12 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted(
             assert code == -signal.SIGKILL, stderr
             kills += 1
             assert json.loads((folder / "manifest.json").read_text())["status"] == "running"
-            assert check_whole_parts(folder) < N
+            # One process dies with the domain that asked the fatal query unfinished. Orphaned
+            # workers finish the chunks they hold before they notice (within a second) that
+            # their parent is gone, so a kill near the end may leave every part written, with
+            # the manifest still `running`: resume then only completes it.
+            rows_written = check_whole_parts(folder)
+            assert rows_written < N if workers == "1" else rows_written <= N
         else:
             proxy.on_query = None
             last = survey(*scan_args(crash_input, tmp_path, proxy.nameserver, "--resume"))
