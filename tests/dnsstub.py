@@ -76,6 +76,7 @@ class DnsStub:
         self.ttl = ttl
         self.log: list[QueryLog] = []
         self.max_outstanding = 0
+        self.replies = 0  # reply messages sent, UDP and TCP
         self._outstanding = 0
         self._faults: dict[str, tuple[Fault, int | None]] = {}
         self._lock = threading.Lock()
@@ -137,6 +138,10 @@ class DnsStub:
         finally:
             with self._lock:
                 self._outstanding -= 1
+
+    def sent(self) -> None:
+        with self._lock:
+            self.replies += 1
 
     def _take_fault(self, name: str) -> Fault | None:
         if name not in self._faults:
@@ -231,9 +236,11 @@ class _UdpHandler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         wire, sock = self.request
-        reply = self.server.stub.respond(wire, "udp")
+        stub = self.server.stub
+        reply = stub.respond(wire, "udp")
         if reply is not None:
             sock.sendto(reply, self.client_address)
+            stub.sent()
 
 
 class _TcpHandler(socketserver.BaseRequestHandler):
@@ -249,6 +256,7 @@ class _TcpHandler(socketserver.BaseRequestHandler):
             reply = self.server.stub.respond(wire, "tcp")
             if reply is not None:
                 self.request.sendall(len(reply).to_bytes(2, "big") + reply)
+                self.server.stub.sent()
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytes | None:

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +50,14 @@ CNAMES |= {"loop-b.test": "loop-a.test"}
 def stub() -> Iterator[DnsStub]:
     with DnsStub(TXT, nodata=["nodata.test"], cnames=CNAMES) as server:
         yield server
+
+
+async def until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait for `condition` (a server's or the pool's state), not for a length of time."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        await asyncio.sleep(0.005)
 
 
 def settings_for(stub: DnsStub, **overrides: object) -> ResolverSettings:
@@ -306,11 +314,12 @@ def test_a_caller_giving_up_leaves_a_shared_question_to_the_others() -> None:
                 stopped = asyncio.create_task(chunk(pool, "ok.test", "two.test"))
                 kept = asyncio.create_task(chunk(pool, "ok.test"))
                 alone = asyncio.create_task(chunk(pool, "ok.test"))
-                await asyncio.sleep(0.05)
+                await until(lambda: stub.count("ok.test") >= 1 and stub.count("two.test") >= 1)
                 stopped.cancel()
                 alone.cancel()
                 answers = await kept
-                await asyncio.sleep(0.3)  # two.test, given up by its only caller, still ends
+                # two.test, given up by its only caller, still ends
+                await until(lambda: sum(pool.stats.values()) >= 2)
                 return answers, stopped.cancelled() and alone.cancelled(), pool.stats
 
         answers, cancelled, stats = run(main())
@@ -326,9 +335,10 @@ def test_closing_cancels_the_questions_in_flight() -> None:
         async def main() -> tuple[bool, TxtAnswer]:
             pool = ResolverPool(settings_for(stub, timeout=2.0))
             pending = pool.txt("ok.test")
-            await asyncio.sleep(0.05)
+            await until(lambda: stub.count("ok.test") >= 1)
             await pool.close()
-            await asyncio.sleep(0.4)  # the late reply meets a closed pool quietly
+            await until(lambda: stub.replies >= 1)  # the late reply meets a closed pool quietly
+            await asyncio.sleep(0)  # one turn of the loop after it: nothing reads it, no error
             async with ResolverPool(settings_for(stub, timeout=2.0)) as fresh:
                 return pending.cancelled(), await fresh.txt("two.test")
 
@@ -348,10 +358,8 @@ def test_the_deadline_ends_a_try_and_its_late_reply_is_stray() -> None:
                 elapsed = time.monotonic() - began
                 transport = pool.transport
                 assert transport is not None
-                # Both late replies arrive, to a pool that gave up: wait for them, not a time.
-                waited = time.monotonic() + 5.0
-                while transport.stray < 2 and time.monotonic() < waited:
-                    await asyncio.sleep(0.01)
+                # Both late replies arrive, to a pool that gave up.
+                await until(lambda: transport.stray >= 2)
                 return answer, elapsed, pool.stats, transport.stray
 
         answer, elapsed, stats, stray = run(main())
@@ -446,7 +454,7 @@ def test_no_event_thread(stub: DnsStub) -> None:
         before = native_threads()
         async with ResolverPool(settings_for(stub, timeout=0.5)) as pool:
             pending = asyncio.gather(*(pool.txt(n) for n in names))
-            await asyncio.sleep(0.2)
+            await until(lambda: all(stub.count(n) >= 1 for n in names))  # all in flight
             during = native_threads()
             await pending
         return before, during
@@ -462,7 +470,7 @@ def test_sockets_get_the_larger_receive_buffer(stub: DnsStub) -> None:
     async def main() -> int:
         async with ResolverPool(settings_for(stub)) as pool:
             pending = pool.txt("ok.test")
-            await asyncio.sleep(0.05)
+            await until(lambda: stub.count("ok.test") >= 1)
             assert pool.transport is not None
             sizes = {
                 udp.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
