@@ -127,11 +127,11 @@ class PeakWatcher(threading.Thread):
             total_rss = largest_hwm = 0
             tree = _tree(self.pid)
             if time.monotonic() >= next_pss:
-                pss = sum(_smaps_kib(pid, "Pss") for pid in tree)
+                pss = sum(_proc_kib(pid, "smaps_rollup", "Pss")[0] for pid in tree)
                 self.peak_pss_kib = max(self.peak_pss_kib, pss)
                 next_pss += self.pss_every
             for pid in tree:
-                hwm, rss = _vm_kib(pid, "VmHWM"), _vm_kib(pid, "VmRSS")
+                hwm, rss = _proc_kib(pid, "status", "VmHWM", "VmRSS")
                 self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
                 total_rss += rss
                 largest_hwm = max(largest_hwm, hwm)
@@ -161,22 +161,14 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _vm_kib(pid: int, field: str) -> int:
+def _proc_kib(pid: int, name: str, *fields: str) -> list[int]:
+    """`fields` (KiB) of /proc/PID/`name` (`status`, `smaps_rollup`), read once; 0 if gone."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        text = Path(f"/proc/{pid}/{name}").read_text()
     except OSError:
-        return 0
-    found = re.search(field + r":\s+(\d+) kB", status)
-    return int(found[1]) if found else 0
-
-
-def _smaps_kib(pid: int, field: str) -> int:
-    try:
-        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return 0
-    found = re.search("^" + field + r":\s+(\d+) kB", rollup, re.MULTILINE)
-    return int(found[1]) if found else 0
+        return [0] * len(fields)
+    found = (re.search("^" + field + r":\s+(\d+) kB", text, re.MULTILINE) for field in fields)
+    return [int(match[1]) if match else 0 for match in found]
 
 
 def read_json(path: Path) -> dict[str, Any]:
