@@ -207,8 +207,8 @@ def questions_from_snapshot(parts: Path) -> Iterator[DomainQuestions]:
     """The questions a scan asked, read back from its verdicts (checked against the lab's
     expected verdicts first): the org question where `dmarc_org_lookup` is set, once per
     organizational domain as the scan's per-run cache does; §7.1 names for external hosts."""
-    from survey import psl
-    from survey.classify import authorization_name, external_hosts
+    from survey.verdict import psl
+    from survey.verdict.classify import authorization_name, external_hosts
 
     columns = [
         "domain",

@@ -53,11 +53,11 @@ from bench_lib import (
 )
 from bench_profile import profile_scan
 
+from survey.dns.pool import EVENT_LOOP_VARIABLE, ResolverSettings
 from survey.lab.compare import column_differences
 from survey.lab.generate import WORDS, generate_lab
 from survey.lab.knot import KnotServer, knotd_path
-from survey.resolver import EVENT_LOOP_VARIABLE, ResolverSettings
-from survey.scan import DEFAULT_CHUNK_SIZE, default_workers
+from survey.scan.pipeline import DEFAULT_CHUNK_SIZE, default_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = {"aiodns": "a floor", "pool": "a2 pool"}

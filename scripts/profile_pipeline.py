@@ -35,10 +35,10 @@ FIXED_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def record(lab: Path, out: Path) -> None:
-    from survey import resolver
-    from survey.domains import read_domains
+    from survey.dns import pool as resolver
+    from survey.input.stream import read_domains
     from survey.lab.knot import KnotServer
-    from survey.scan import ScanOptions, run_scan
+    from survey.scan.pipeline import ScanOptions, run_scan
 
     answers: dict[str, Any] = {}
     original = resolver.ResolverPool.txt
@@ -70,7 +70,7 @@ class FakePool:
     collection dearer than in a scan, where an answer lives until its domain is classified."""
 
     def __init__(self, answers: dict[str, Any]) -> None:
-        from survey.outcome import Outcome, TxtAnswer
+        from survey.dns.outcome import Outcome, TxtAnswer
 
         self._answers = {name: (a.outcome.value, a.texts, a.tries) for name, a in answers.items()}
         self._outcomes = {o.value: o for o in Outcome}
@@ -108,11 +108,11 @@ class _GcClock:
 def replay_once(data: Path, profile: Path | None, keep: Path | None) -> dict[str, float]:
     import pyarrow as pa
 
-    from survey import psl
-    from survey.resolver import run
-    from survey.scan import DomainScanner, scan_chunk, verdicts_to_table
-    from survey.snapshot import SnapshotWriter
-    from survey.vendors import VendorTable
+    from survey.dns.pool import run
+    from survey.scan.pipeline import DomainScanner, scan_chunk, verdicts_to_table
+    from survey.store.snapshot import SnapshotWriter
+    from survey.verdict import psl
+    from survey.verdict.vendors import VendorTable
 
     loaded = pickle.loads(data.read_bytes())
     domains = loaded["domains"]

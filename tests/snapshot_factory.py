@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from survey.snapshot import COLUMNS, SCHEMA_VERSION, SnapshotWriter, rows_to_table
+from survey.store.snapshot import COLUMNS, SCHEMA_VERSION, SnapshotWriter, rows_to_table
 
 Row = Mapping[str, Any]
 

@@ -17,10 +17,10 @@ from PIL import Image
 from snapshot_factory import SAMPLE, later_sample, write_snapshot
 from test_tally import NAMING
 
-from survey import charts, tally
-from survey.charts import Lang
-from survey.snapshot import Snapshot
-from survey.trend import trend
+from survey.report import charts, tally
+from survey.report.charts import Lang
+from survey.report.trend import trend
+from survey.store.snapshot import Snapshot
 
 LABEL = "2026-01"
 

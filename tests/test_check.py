@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from survey.check import check_domains, render_text, terminal_safe
+from survey.dns.pool import ResolverSettings
 from survey.errors import InputError
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer
-from survey.resolver import ResolverSettings
+from survey.scan.check import check_domains, render_text, terminal_safe
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from survey import psl
-from survey.classify import (
+from survey.dns.outcome import Outcome, TxtAnswer
+from survey.store.snapshot import COLUMNS
+from survey.verdict import psl
+from survey.verdict.classify import (
     VERDICT_FIELDS,
     DomainLookups,
     authorization_names,
@@ -13,9 +15,7 @@ from survey.classify import (
     domain_type,
     needs_org_lookup,
 )
-from survey.outcome import Outcome, TxtAnswer
-from survey.snapshot import COLUMNS
-from survey.vendors import VendorTable
+from survey.verdict.vendors import VendorTable
 
 OK, NX, NODATA = Outcome.OK, Outcome.NXDOMAIN, Outcome.NODATA
 VALID_SPF = "v=spf1 -all"

@@ -1,7 +1,7 @@
 """Bad input files and options: one clear error line, a non-zero exit, no traceback, nothing
 half-written. A full disk while writing a part leaves the earlier parts and the manifest valid.
 
-The CLI runs in-process through its real entry point (`survey.cli.main`), which is what the
+The CLI runs in-process through its real entry point (`survey.cli.main.main`), which is what the
 `survey` console script calls; one case runs it as a subprocess to see the real stderr.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from survey import snapshot as snapshot_module
-from survey.cli import main
-from survey.resolver import ResolverSettings
-from survey.scan import ScanOptions, run_scan
+from survey.cli.main import main
+from survey.dns.pool import ResolverSettings
+from survey.scan.pipeline import ScanOptions, run_scan
+from survey.store import snapshot as snapshot_module
 
 
 def survey(monkeypatch, capsys, *args: str) -> tuple[int, str]:

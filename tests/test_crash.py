@@ -19,13 +19,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from survey.dns.pool import ResolverSettings
 from survey.errors import SnapshotError
 from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows
 from survey.lab.faults import FaultPlan, FaultProxy
-from survey.report import open_for_report
-from survey.resolver import ResolverSettings
-from survey.retry import RetryOptions, run_retry
-from survey.scan import ScanOptions, run_scan
+from survey.report.write import open_for_report
+from survey.scan.pipeline import ScanOptions, run_scan
+from survey.scan.retry import RetryOptions, run_retry
 
 pytestmark = pytest.mark.knot
 

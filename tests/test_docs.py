@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from survey.domains import REJECT_REASONS
-from survey.outcome import Outcome
+from survey.dns.outcome import Outcome
+from survey.input.stream import REJECT_REASONS
 from survey.records.dmarc import DMARC_CODES
 from survey.records.spf import SPF_CODES
-from survey.snapshot import COLUMNS
+from survey.store.snapshot import COLUMNS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

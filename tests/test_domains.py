@@ -10,7 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from survey.domains import (
+from survey.errors import InputError
+from survey.input.stream import (
     REJECT_REASONS,
     InputCounts,
     InputDomain,
@@ -20,7 +21,6 @@ from survey.domains import (
     read_domains,
     validate,
 )
-from survey.errors import InputError
 
 
 def _write(tmp_path: Path, name: str, content: bytes, gz: bool = False) -> Path:

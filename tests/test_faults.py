@@ -14,14 +14,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from survey.classify import REPORT_AUTH_UNRESOLVED
+from survey.dns.pool import ResolverSettings
 from survey.errors import LabError, SnapshotError
 from survey.lab.compare import ANSWERS, COMPARED, differing, expected_rows, snapshot_rows
 from survey.lab.faults import Action, FaultPlan, FaultProxy, Window, decide
-from survey.resolver import ResolverSettings
-from survey.retry import RetryOptions, run_retry
-from survey.scan import ScanOptions, ScanSummary, run_scan
-from survey.snapshot import SnapshotWriter
+from survey.scan.pipeline import ScanOptions, ScanSummary, run_scan
+from survey.scan.retry import RetryOptions, run_retry
+from survey.store.snapshot import SnapshotWriter
+from survey.verdict.classify import REPORT_AUTH_UNRESOLVED
 
 N = 1000
 UNAUTHORIZED = {"rua_unauthorized", "ruf_unauthorized"}

@@ -18,8 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snapshot_factory import SAMPLE, write_snapshot
 
-from survey.check import render_text
-from survey.classify import (
+from survey.dns.outcome import Outcome, TxtAnswer
+from survey.input.stream import read_domains
+from survey.records.dmarc import DMARC_CODES, discover, parse_dmarc_record, report_uri_host
+from survey.records.spf import SPF_CODES, discover_spf, parse_spf_record
+from survey.report.write import write_report
+from survey.scan.check import render_text
+from survey.verdict.classify import (
     DISCARDED_TEXT,
     MULTIPLE_RECORDS,
     REPORT_AUTH_UNRESOLVED,
@@ -28,13 +33,8 @@ from survey.classify import (
     DomainLookups,
     classify,
 )
-from survey.domains import read_domains
-from survey.outcome import Outcome, TxtAnswer
-from survey.psl import organizational_domain
-from survey.records.dmarc import DMARC_CODES, discover, parse_dmarc_record, report_uri_host
-from survey.records.spf import SPF_CODES, discover_spf, parse_spf_record
-from survey.report import write_report
-from survey.vendors import VendorTable
+from survey.verdict.psl import organizational_domain
+from survey.verdict.vendors import VendorTable
 
 CLASSIFY_CODES = {
     DISCARDED_TEXT,

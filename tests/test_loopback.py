@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from survey import demo
+from survey.cli import demo
 from survey.errors import LabError
 from survey.lab.faults import FaultProxy
 from survey.lab.knot import CONFIG, KnotServer
 from survey.lab.serve import LabServer
-from survey.scan import ScanOptions, ScanSummary
+from survey.scan.pipeline import ScanOptions, ScanSummary
 
 OFF_HOST = ["0.0.0.0", "192.0.2.1", "8.8.8.8", "::", "2001:db8::1", "localhost", "dns.example"]
 
@@ -78,7 +78,7 @@ def test_demo_resolver_names_only_the_loopback_lab(monkeypatch, tmp_path: Path) 
 def test_cli_lab_serve_refuses_off_loopback(monkeypatch, capsys, tmp_path) -> None:
     import sys
 
-    from survey.cli import main
+    from survey.cli.main import main
 
     monkeypatch.setattr(
         sys, "argv", ["survey", "lab", "serve", str(tmp_path), "--host", "0.0.0.0", "--port", "0"]

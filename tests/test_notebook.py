@@ -9,11 +9,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from survey.dns.pool import ResolverSettings
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer
-from survey.resolver import ResolverSettings
-from survey.scan import ScanOptions, run_scan
-from survey.snapshot import Snapshot
+from survey.scan.pipeline import ScanOptions, run_scan
+from survey.store.snapshot import Snapshot
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "explore.ipynb"
 

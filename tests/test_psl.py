@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from survey import psl
 from survey.errors import InputError
+from survey.verdict import psl
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ OFFICIAL_VECTORS = [
 
 @pytest.mark.parametrize(("name", "expected"), OFFICIAL_VECTORS)
 def test_official_vectors(name: str, expected: str | None) -> None:
-    from survey.domains import normalise
+    from survey.input.stream import normalise
 
     assert psl.organizational_domain(name) == (expected or normalise(name))
 

@@ -12,8 +12,8 @@ from PIL import Image
 from snapshot_factory import SAMPLE, later_sample, without_weights, write_snapshot
 from test_tally import NAMING
 
-from survey import report
 from survey.errors import InputError, SnapshotError
+from survey.report import write as report
 
 LINK = re.compile(r"\]\(([^)]+)\)")
 
@@ -163,8 +163,8 @@ def test_bad_options(snapshots: Path, tmp_path: Path, options: dict, message: st
 
 
 def test_default_host_naming(snapshots: Path, tmp_path: Path) -> None:
-    pytest.importorskip("survey.vendors")
-    pytest.importorskip("survey.psl")
+    pytest.importorskip("survey.verdict.vendors")
+    pytest.importorskip("survey.verdict.psl")
     folder = write_snapshot(tmp_path / "snaps", "2026-01", without_weights(SAMPLE))
     md = report.write_report(folder, tmp_path / "out", formats=("png",))
     assert (md.parent / "tables" / "rua_other_domains.csv").is_file()

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 from dnslib import RR, DNSRecord
 
-from survey import resolver
-from survey.errors import InputError, ResolverError
-from survey.outcome import Outcome, TxtAnswer
-from survey.resolver import (
+from survey.dns import pool as resolver
+from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.pool import (
     ResolverPool,
     ResolverSettings,
     TokenBucket,
@@ -28,6 +27,7 @@ from survey.resolver import (
     run,
     system_nameservers,
 )
+from survey.errors import InputError, ResolverError
 from tests.dnsstub import DnsStub, Fault
 
 pytestmark = pytest.mark.timeout(30)

@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
+from survey.dns.pool import ResolverSettings
 from survey.lab.compare import column_differences, expected_rows, snapshot_rows
-from survey.resolver import ResolverSettings
-from survey.scan import ScanOptions, run_scan
-from survey.snapshot import Snapshot
+from survey.scan.pipeline import ScanOptions, run_scan
+from survey.store.snapshot import Snapshot
 
 pytestmark = pytest.mark.knot
 

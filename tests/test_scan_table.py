@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from survey import psl
-from survey.classify import VERDICT_FIELDS, DomainLookups, classify
-from survey.outcome import Outcome, TxtAnswer
-from survey.scan import verdicts_to_table
-from survey.snapshot import SCHEMA
-from survey.vendors import VendorTable
+from survey.dns.outcome import Outcome, TxtAnswer
+from survey.scan.pipeline import verdicts_to_table
+from survey.store.snapshot import SCHEMA
+from survey.verdict import psl
+from survey.verdict.classify import VERDICT_FIELDS, DomainLookups, classify
+from survey.verdict.vendors import VendorTable
 
 AT = dt.datetime(2026, 11, 1, 12, 30, tzinfo=dt.UTC)
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from survey.errors import SnapshotError
-from survey.snapshot import (
+from survey.store.snapshot import (
     COLUMNS,
     SCHEMA_VERSION,
     Snapshot,
@@ -78,7 +78,7 @@ def test_second_writer_on_same_label_is_refused(tmp_path) -> None:
         with pytest.raises(SnapshotError, match="locked"):
             SnapshotWriter.create(tmp_path, "busy").__enter__()
         code = (
-            "import sys; from survey.snapshot import SnapshotWriter\n"
+            "import sys; from survey.store.snapshot import SnapshotWriter\n"
             "try:\n    SnapshotWriter.create(sys.argv[1], 'busy').__enter__()\n"
             "except Exception as e:\n    print(e); sys.exit(3)\n"
         )
@@ -109,7 +109,7 @@ def test_manifest_is_replaced_whole(tmp_path) -> None:
 
 _PANDAS_PROBE = """
 import sys
-from survey.snapshot import arrow_without_pandas, rows_to_table
+from survey.store.snapshot import arrow_without_pandas, rows_to_table
 {before}
 arrow_without_pandas()
 table = rows_to_table({{"domain": ["example.com", "example.net"], "dmarc_p": ["reject", None]}})

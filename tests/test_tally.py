@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from snapshot_factory import SAMPLE, without_weights, write_snapshot
 
-from survey import tally
-from survey.snapshot import Snapshot
+from survey.report import tally
+from survey.store.snapshot import Snapshot
 
 # (key, count) rows, n, unresolved (same unit), unresolved domains — worked out by hand from SAMPLE.
 EXPECTED: dict[tuple[str, str], tuple[list[tuple[str, int]], int, int, int]] = {

@@ -9,7 +9,7 @@ import pytest
 from snapshot_factory import SAMPLE, later_sample, without_weights, write_snapshot
 
 from survey.errors import SnapshotError
-from survey.trend import Trend, trend
+from survey.report.trend import Trend, trend
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from survey.errors import InputError
-from survey.vendors import OTHER, SELF, VendorTable, registrable_domain
+from survey.verdict.vendors import OTHER, SELF, VendorTable, registrable_domain
 
 
 @pytest.fixture(scope="module")

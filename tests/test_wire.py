@@ -1,4 +1,4 @@
-"""survey.wire against dnslib: names on the wire (RFC 1035 §2.3.4, §3.1; IDNA A-labels), the
+"""survey.dns.wire against dnslib: names on the wire (RFC 1035 §2.3.4, §3.1; IDNA A-labels), the
 query it sends (RFC 1035 §4.1, RFC 6891 §6.1.2), which replies `matches` accepts (RFC 4343),
 how `read_txt` reads them (RCODEs, TXT strings, CNAME chains per RFC 1034 §3.6.2, the EDNS
 extended RCODE per RFC 6891 §6.1.3), and that a broken reply is `Malformed`, never a crash.
@@ -14,8 +14,8 @@ from dnslib import CLASS, CNAME, EDNS0, QTYPE, RR, SOA, TXT, A, DNSHeader, DNSQu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey import wire
-from survey.outcome import Outcome
+from survey.dns import wire
+from survey.dns.outcome import Outcome
 
 NAME = "example.com"
 Q = wire.question(NAME)

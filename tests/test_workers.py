@@ -10,13 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from survey.domains import InputDomain
+from survey.dns.pool import ResolverSettings, run
 from survey.errors import SurveyError
+from survey.input.stream import InputDomain
 from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows
-from survey.resolver import ResolverSettings, run
-from survey.scan import GC_THRESHOLDS, ScanOptions, default_workers, run_scan, tuned_collector
-from survey.snapshot import read_manifest
-from survey.workers import WorkerSetup, scan_in_workers, share
+from survey.scan.pipeline import (
+    GC_THRESHOLDS,
+    ScanOptions,
+    default_workers,
+    run_scan,
+    tuned_collector,
+)
+from survey.scan.processes import WorkerSetup, scan_in_workers, share
+from survey.store.snapshot import read_manifest
 
 
 @pytest.mark.parametrize(

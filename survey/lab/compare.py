@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from survey.errors import LabError
-from survey.snapshot import Snapshot
+from survey.store.snapshot import Snapshot
 
 #: The verdict columns the lab states the truth of.
 COMPARED = (

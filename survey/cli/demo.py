@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from survey.dns.pool import ResolverSettings
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer
-from survey.report import write_report, write_trend
-from survey.resolver import ResolverSettings
-from survey.scan import Progress, ScanOptions, ScanSummary, run_scan
+from survey.report.write import write_report, write_trend
+from survey.scan.pipeline import Progress, ScanOptions, ScanSummary, run_scan
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,20 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from survey import psl
-from survey.domains import InputDomain
+from survey.dns.pool import ResolverPool, ResolverSettings, run
 from survey.errors import SnapshotError
-from survey.manifest import (
-    end_run_entry,
-    finish_manifest,
-    question_counts,
-    record_failure,
-    start_run_entry,
-    transport_counts,
-    unresolved_rows,
-)
-from survey.resolver import ResolverPool, ResolverSettings, run
-from survey.scan import (
+from survey.input.stream import InputDomain
+from survey.scan.pipeline import (
     ChunkDone,
     DomainScanner,
     Job,
@@ -48,7 +38,17 @@ from survey.scan import (
     verdicts_to_table,
     write_part_whole,
 )
-from survey.snapshot import PARTS_DIR, SCHEMA, Snapshot, SnapshotWriter, part_name
+from survey.store.manifest import (
+    end_run_entry,
+    finish_manifest,
+    question_counts,
+    record_failure,
+    start_run_entry,
+    transport_counts,
+    unresolved_rows,
+)
+from survey.store.snapshot import PARTS_DIR, SCHEMA, Snapshot, SnapshotWriter, part_name
+from survey.verdict import psl
 
 RETRY_KIND = "retry-unresolved"
 

@@ -13,10 +13,10 @@ from typing import Annotated, NoReturn
 import typer
 from pyarrow import ArrowException
 
-from survey import scan as scan_module
+from survey.dns.pool import ResolverSettings, parse_nameserver
 from survey.errors import SurveyError
-from survey.resolver import ResolverSettings, parse_nameserver
-from survey.snapshot import default_label
+from survey.scan import pipeline as scan_module
+from survey.store.snapshot import default_label
 
 app = typer.Typer(
     add_completion=False,
@@ -148,7 +148,7 @@ def _retry(
     psl_file: Path | None,
     progress: scan_module.Progress,
 ) -> scan_module.ScanSummary:
-    from survey.retry import RetryOptions, run_retry
+    from survey.scan.retry import RetryOptions, run_retry
 
     return run_retry(RetryOptions(folder, settings, psl_path=psl_file), progress)
 
@@ -156,8 +156,8 @@ def _retry(
 def _run_scan(
     start: Callable[[scan_module.Progress], scan_module.ScanSummary], quiet: bool
 ) -> None:
-    from survey.progress import ScanDisplay
-    from survey.snapshot import arrow_without_pandas
+    from survey.cli.progress import ScanDisplay
+    from survey.store.snapshot import arrow_without_pandas
 
     arrow_without_pandas()  # ~50 MB less for this process; reports load pandas, scans need not
     with ScanDisplay(enabled=not quiet) as display:
@@ -178,7 +178,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per domain.")] = False,
 ) -> None:
     """Show one domain's DMARC and SPF records, verdicts and problems."""
-    from survey.check import check_domains, render_text
+    from survey.scan.check import check_domains, render_text
 
     results = check_domains(domains, _settings(nameserver, 50, None, timeout, tries))
     for result in results:
@@ -206,7 +206,7 @@ def report(
     ] = False,
 ) -> None:
     """Write the charts, the tables (CSV) and report.md of one snapshot."""
-    from survey.report import write_report
+    from survey.report.write import write_report
 
     target = out or Path("reports") / snapshot.name
     path = write_report(
@@ -226,7 +226,7 @@ def trend(
     ] = "png,svg",
 ) -> None:
     """Tables and charts of every complete snapshot over time."""
-    from survey.report import write_trend
+    from survey.report.write import write_trend
 
     path = write_trend(snapshots, out, lang=_lang(lang), formats=_formats(fmt))
     typer.echo(f"trend written: {path}")
@@ -240,7 +240,7 @@ def demo(
     quiet: QuietOpt = False,
 ) -> None:
     """Offline: generate a lab, serve it on 127.0.0.1, scan it twice, write report and trend."""
-    from survey.demo import run_demo
+    from survey.cli.demo import run_demo
 
     def say(line: str) -> None:
         if not quiet:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from survey import tally
 from survey.errors import SnapshotError
-from survey.snapshot import Snapshot, list_snapshots
-from survey.tally import By
+from survey.report import tally
+from survey.report.tally import By
+from survey.store.snapshot import Snapshot, list_snapshots
 
 #: Trend table name → the snapshot table it follows.
 TREND_TABLES: dict[str, Callable[[pd.DataFrame, By], pd.DataFrame]] = {

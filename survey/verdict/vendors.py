@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from survey import DATA_DIR
-from survey.domains import normalise
 from survey.errors import InputError
-from survey.psl import organizational_domain
+from survey.input.stream import normalise
+from survey.verdict.psl import organizational_domain
 
 DEFAULT_TABLE = DATA_DIR / "vendors.csv"
 SELF = "self"

@@ -23,7 +23,7 @@ from typing import Literal
 
 import pandas as pd
 
-from survey.snapshot import Snapshot
+from survey.store.snapshot import Snapshot
 
 By = Literal["domains", "volume"]
 TopBy = Literal["rank", "volume"]
@@ -87,8 +87,8 @@ TREND_COLUMNS: tuple[str, ...] = (
 @dataclass(frozen=True, slots=True)
 class HostNaming:
     """How to name a report host: its vendor (`vendor_of(host, policy org domain)` → a vendor,
-    `self` or `other`, as `survey.vendors.VendorTable.vendor_of`) and its registrable domain
-    (`org_of(host)`, as `survey.psl.organizational_domain`)."""
+    `self` or `other`, as `survey.verdict.vendors.VendorTable.vendor_of`) and its registrable domain
+    (`org_of(host)`, as `survey.verdict.psl.organizational_domain`)."""
 
     vendor_of: Callable[[str, str], str]
     org_of: Callable[[str], str]

@@ -1,7 +1,7 @@
 """The snapshot manifest's bookkeeping: run history, accounting, counts read back from parts.
 
-Kept apart from the pipeline (`survey.scan`) and the retry pass (`survey.retry`), which both
-write manifests through these functions so that their figures are computed one way only.
+Kept apart from the pipeline (`survey.scan.pipeline`) and the retry pass (`survey.scan.retry`),
+which both write manifests through these functions so that their figures are computed one way only.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from survey.classify import REPORT_AUTH_UNRESOLVED
-from survey.domains import InputCounts
-from survey.resolver import PoolCounts, ResolverSettings
-from survey.snapshot import Snapshot, SnapshotWriter, utc_now
+from survey.dns.pool import PoolCounts, ResolverSettings
+from survey.input.stream import InputCounts
+from survey.store.snapshot import Snapshot, SnapshotWriter, utc_now
+from survey.verdict.classify import REPORT_AUTH_UNRESOLVED
 
 
 def file_sha256(path: Path) -> str:

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from survey.scan import ChunkDone, ScanSummary
+from survey.scan.pipeline import ChunkDone, ScanSummary
 
 TYPE_ORDER = ("A", "B", "C", "D", "E", "F", "unresolved")
 

@@ -32,12 +32,12 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from survey import psl
-from survey.domains import InputDomain
+from survey.dns.pool import PoolCounts, ResolverPool, ResolverSettings, run
 from survey.errors import SurveyError
-from survey.resolver import PoolCounts, ResolverPool, ResolverSettings, run
-from survey.scan import DomainScanner, scan_part, system_memory_pool, tuned_collector
-from survey.snapshot import SnapshotWriter, arrow_without_pandas
+from survey.input.stream import InputDomain
+from survey.scan.pipeline import DomainScanner, scan_part, system_memory_pool, tuned_collector
+from survey.store.snapshot import SnapshotWriter, arrow_without_pandas
+from survey.verdict import psl
 
 __all__ = ["WorkerSetup", "scan_in_workers", "share"]
 

@@ -27,8 +27,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Protocol
 
-from survey import wire
-from survey.outcome import Outcome
+from survey.dns import wire
+from survey.dns.outcome import Outcome
 
 __all__ = ["Attempt", "Server", "Transport"]
 

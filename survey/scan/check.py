@@ -10,12 +10,12 @@ import asyncio
 from dataclasses import asdict
 from typing import Any
 
-from survey.domains import InputDomain, normalise, validate
+from survey.dns.pool import ResolverPool, ResolverSettings, run
 from survey.errors import InputError
+from survey.input.stream import InputDomain, normalise, validate
 from survey.records.dmarc import DMARC_CODES
 from survey.records.spf import SPF_CODES
-from survey.resolver import ResolverPool, ResolverSettings, run
-from survey.scan import DomainScanner
+from survey.scan.pipeline import DomainScanner
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 

@@ -1,6 +1,6 @@
 """DNS messages on the wire (RFC 1035 §4): the queries the pool sends, the replies it reads.
 
-Pure functions over bytes, no sockets (those are `survey.transport`'s). A query is one question
+Pure functions over bytes, no sockets (those are `survey.dns.transport`'s). A query is one question
 with RD set and, by default, an EDNS OPT record offering a 1232-octet UDP payload (RFC 6891;
 the DNS Flag Day 2020 value). A reply is read only as far as a verdict needs:
 
@@ -23,7 +23,7 @@ import struct
 
 import idna
 
-from survey.outcome import Outcome
+from survey.dns.outcome import Outcome
 
 __all__ = [
     "EDNS_PAYLOAD",

@@ -1,6 +1,6 @@
 """The closed set of outcomes a DNS question can end in, and the TXT answer value.
 
-Kept apart from `survey.resolver` so that pure modules (classify, tally) can name outcomes
+Kept apart from `survey.dns.pool` so that pure modules (classify, tally) can name outcomes
 without importing the network stack.
 """
 

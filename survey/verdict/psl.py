@@ -18,7 +18,7 @@ Decisions, documented because they change verdicts:
   `host.internal` (publicsuffix2's `get_sld` would return `internal`).
 - A name that is itself a public suffix (`co.uk`, `com`, `anything.ck`) is its own
   organizational domain.
-- Rules are converted to A-labels with UTS46 non-transitional mapping, as `survey.domains`
+- Rules are converted to A-labels with UTS46 non-transitional mapping, as `survey.input.stream`
   converts input names, so both sides compare in the same form.
 """
 
@@ -33,8 +33,8 @@ import idna
 from publicsuffix2 import PublicSuffixList
 
 from survey import DATA_DIR
-from survey.domains import normalise
 from survey.errors import InputError
+from survey.input.stream import normalise
 
 #: The list shipped with the repository.
 DEFAULT_LIST = DATA_DIR / "public_suffix_list.dat"

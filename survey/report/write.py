@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from survey import charts, tally
-from survey.charts import Lang
 from survey.errors import InputError, SnapshotError
-from survey.snapshot import Snapshot
-from survey.tally import By, HostNaming, TopBy
-from survey.trend import Trend, trend
+from survey.report import charts, tally
+from survey.report.charts import Lang
+from survey.report.tally import By, HostNaming, TopBy
+from survey.report.trend import Trend, trend
+from survey.store.snapshot import Snapshot
 
 FORMATS = ("png", "svg", "pdf")
 CHARTS_DIR = "charts"
@@ -121,8 +121,8 @@ def _check_lang(lang: str) -> Lang:
 
 def default_naming() -> HostNaming:
     """Vendor and registrable domain of report hosts, from the project's vendor table and PSL."""
-    from survey.psl import organizational_domain
-    from survey.vendors import VendorTable
+    from survey.verdict.psl import organizational_domain
+    from survey.verdict.vendors import VendorTable
 
     return HostNaming(VendorTable.load().vendor_of, organizational_domain)
 

@@ -31,20 +31,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from survey import __version__, psl
-from survey.classify import (
-    VERDICT_FIELDS,
-    DomainLookups,
-    OrgOf,
-    Verdict,
-    authorization_names,
-    classify,
-    discover_policy,
-    needs_org_lookup,
-)
-from survey.domains import DomainStream, InputDomain, read_domains
+from survey import __version__
+from survey.dns.outcome import TxtAnswer
+from survey.dns.pool import PoolCounts, ResolverPool, ResolverSettings, run
 from survey.errors import InputError, SnapshotError, SurveyError
-from survey.manifest import (
+from survey.input.stream import DomainStream, InputDomain, read_domains
+from survey.store.manifest import (
     end_run_entry,
     file_sha256,
     finish_manifest,
@@ -55,10 +47,19 @@ from survey.manifest import (
     start_run_entry,
     transport_counts,
 )
-from survey.outcome import TxtAnswer
-from survey.resolver import PoolCounts, ResolverPool, ResolverSettings, run
-from survey.snapshot import SCHEMA, SCHEMA_VERSION, SnapshotWriter, rows_to_table, utc_now
-from survey.vendors import VendorTable
+from survey.store.snapshot import SCHEMA, SCHEMA_VERSION, SnapshotWriter, rows_to_table, utc_now
+from survey.verdict import psl
+from survey.verdict.classify import (
+    VERDICT_FIELDS,
+    DomainLookups,
+    OrgOf,
+    Verdict,
+    authorization_names,
+    classify,
+    discover_policy,
+    needs_org_lookup,
+)
+from survey.verdict.vendors import VendorTable
 
 # Measured (scripts/bench --sweep, 200k lab, 2 workers): 10,000-domain chunks scan as fast as
 # 50,000 (14,100 vs 13,200 domains/s, one run each) and hold less: the process tree's peak
@@ -342,7 +343,11 @@ class _Run:
         self, chunks: Iterable[list[InputDomain]], done: set[int]
     ) -> tuple[bool, PoolCounts]:
         """Scan every chunk not in `done` in `options.workers` processes; False when stopped."""
-        from survey.workers import WorkerSetup, scan_in_workers, share  # it imports this module
+        from survey.scan.processes import (  # it imports this module
+            WorkerSetup,
+            scan_in_workers,
+            share,
+        )
 
         options = self.options
         setup = WorkerSetup(

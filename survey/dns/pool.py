@@ -1,7 +1,7 @@
 """The asyncio DNS resolver pool: TXT questions in, one `TxtAnswer` each out.
 
-Around the transport (`survey.transport`: our own UDP/TCP sockets on the running loop, and
-`survey.wire`: the messages) the pool bounds the questions in flight, caps the query rate,
+Around the transport (`survey.dns.transport`: our own UDP/TCP sockets on the running loop, and
+`survey.dns.wire`: the messages) the pool bounds the questions in flight, caps the query rate,
 gives every try a deadline, retries what `Outcome.is_retryable` allows with a doubling backoff
 (each retry goes to the next nameserver), and asks identical in-flight questions once. DNS
 failures are outcomes, never exceptions; exceptions are raised only when the pool cannot be
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from survey import wire
+from survey.dns import wire
+from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.transport import Server, Transport
 from survey.errors import InputError, ResolverError
-from survey.outcome import Outcome, TxtAnswer
-from survey.transport import Server, Transport
 
 __all__ = [
     "PoolCounts",

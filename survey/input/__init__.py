@@ -1,0 +1,1 @@
+"""Reading domain lists: names, formats, readers, de-duplication and the chunked stream."""

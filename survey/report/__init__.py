@@ -1,0 +1,1 @@
+"""From snapshots to tables, charts, trends and report folders."""

@@ -1,0 +1,1 @@
+"""Judging one domain: its organizational domain, report vendors, and the verdict row."""
