@@ -70,7 +70,8 @@ class FakePool:
     collection dearer than in a scan, where an answer lives until its domain is classified."""
 
     def __init__(self, answers: dict[str, Any]) -> None:
-        from survey.dns.outcome import Outcome, TxtAnswer
+        from survey.dns.outcome import TxtAnswer
+        from survey.schema.values import Outcome
 
         self._answers = {name: (a.outcome.value, a.texts, a.tries) for name, a in answers.items()}
         self._outcomes = {o.value: o for o in Outcome}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.outcome import TxtAnswer
+from survey.schema.values import Outcome
 from survey.store.snapshot import COLUMNS
 from survey.verdict import psl
 from survey.verdict.classify import (

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from survey.dns.outcome import Outcome
 from survey.input.stream import REJECT_REASONS
 from survey.records.dmarc import DMARC_CODES
 from survey.records.spf import SPF_CODES
+from survey.schema.values import Outcome
 from survey.store.snapshot import COLUMNS
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

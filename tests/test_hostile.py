@@ -18,12 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from snapshot_factory import SAMPLE, write_snapshot
 
-from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.outcome import TxtAnswer
 from survey.input.stream import read_domains
 from survey.records.dmarc import DMARC_CODES, discover, parse_dmarc_record, report_uri_host
 from survey.records.spf import SPF_CODES, discover_spf, parse_spf_record
 from survey.report.write import write_report
 from survey.scan.check import render_text
+from survey.schema.values import Outcome
 from survey.verdict.classify import (
     DISCARDED_TEXT,
     MULTIPLE_RECORDS,

@@ -18,7 +18,7 @@ import pytest
 from dnslib import RR, DNSRecord
 
 from survey.dns import pool as resolver
-from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.outcome import TxtAnswer
 from survey.dns.pool import (
     ResolverPool,
     ResolverSettings,
@@ -28,6 +28,7 @@ from survey.dns.pool import (
     system_nameservers,
 )
 from survey.errors import InputError, ResolverError
+from survey.schema.values import Outcome
 from tests.dnsstub import DnsStub, Fault
 
 pytestmark = pytest.mark.timeout(30)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.outcome import TxtAnswer
 from survey.scan.pipeline import verdicts_to_table
+from survey.schema.values import Outcome
 from survey.store.snapshot import SCHEMA
 from survey.verdict import psl
 from survey.verdict.classify import VERDICT_FIELDS, DomainLookups, classify

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.dns import wire
-from survey.dns.outcome import Outcome
+from survey.schema.values import Outcome
 
 NAME = "example.com"
 Q = wire.question(NAME)

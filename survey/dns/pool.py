@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from survey.dns import wire
-from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.outcome import TxtAnswer
 from survey.dns.transport import Server, Transport
 from survey.errors import InputError, ResolverError
+from survey.schema.values import Outcome
 
 __all__ = [
     "PoolCounts",

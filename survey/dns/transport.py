@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from survey.dns import wire
-from survey.dns.outcome import Outcome
+from survey.schema.values import Outcome
 
 __all__ = ["Attempt", "Server", "Transport"]
 

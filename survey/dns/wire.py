@@ -23,7 +23,7 @@ import struct
 
 import idna
 
-from survey.dns.outcome import Outcome
+from survey.schema.values import Outcome
 
 __all__ = [
     "EDNS_PAYLOAD",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from survey.dns.outcome import Outcome, TxtAnswer
+from survey.dns.outcome import TxtAnswer
 from survey.records.dmarc import (
     DmarcDiscovery,
     DmarcRecord,
@@ -21,6 +21,7 @@ from survey.records.dmarc import (
 from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
 from survey.records.spf import discover_spf, is_spf
+from survey.schema.values import Outcome
 from survey.verdict.vendors import VendorTable
 
 OrgOf = Callable[[str], str]

@@ -1,0 +1,125 @@
+"""The snapshot's columns: one table of name, Arrow type, meaning and closed value set.
+
+Everything else is derived from or checked against it: the Arrow schema of every part, the
+verdict row (`survey.verdict.row.Verdict`, whose fields are these names but `scanned_at`), the
+columns the report reads, and the README's schema table. Schema: columns are only appended;
+a rename or a type change needs a new `SCHEMA_VERSION` and a reader for the old one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pyarrow as pa
+
+from survey.schema.codes import DmarcCode, SpfCode
+from survey.schema.values import (
+    DmarcSource,
+    DomainType,
+    Outcome,
+    Policy,
+    ReportType,
+    SpfAll,
+    Status,
+)
+
+SCHEMA_VERSION = 1
+
+STRING = pa.string()
+STRINGS = pa.list_(pa.string())
+INT16 = pa.int16()
+INT64 = pa.int64()
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+_TYPE_NAMES = {
+    STRING: "string",
+    STRINGS: "list<string>",
+    INT16: "int16",
+    INT64: "int64",
+    TIMESTAMP: "timestamp[us, UTC]",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One snapshot column. `values`: the closed set its strings (or list items) come from."""
+
+    name: str
+    type: pa.DataType
+    meaning: str
+    values: type[StrEnum] | None = None
+
+    @property
+    def type_name(self) -> str:
+        return _TYPE_NAMES[self.type]
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("domain", STRING, "the normalised domain"),
+    Column("org_domain", STRING, "its organizational domain (RFC 7489 §3.2)"),
+    Column("rank", INT64, "from the input; null when it had none"),
+    Column("weight", INT64, "from the input (messages); null when it had none"),
+    Column("dmarc_status", STRING, "the DMARC verdict", Status),
+    Column(
+        "dmarc_source", STRING, "where the record that applies was found; null: none", DmarcSource
+    ),
+    Column(
+        "dmarc_record",
+        STRING,
+        "the record text as received (several texts joined by a newline when no single"
+        " record applies)",
+    ),
+    Column("dmarc_p", STRING, "p as written, lower-cased (`monitor` stays `monitor`)"),
+    Column("dmarc_sp", STRING, "sp as written, lower-cased"),
+    Column(
+        "dmarc_effective_p",
+        STRING,
+        "what a receiver following §6.6.3 applies; null: no policy",
+        Policy,
+    ),
+    Column("dmarc_pct", INT16, "`pct`, null when absent or invalid"),
+    Column("dmarc_rua", STRINGS, "aggregate report URIs as written"),
+    Column("dmarc_ruf", STRINGS, "failure report URIs as written"),
+    Column("rua_hosts", STRINGS, "hosts of the valid rua URIs"),
+    Column("ruf_hosts", STRINGS, "hosts of the valid ruf URIs"),
+    Column("rua_vendors", STRINGS, "rua vendor names, `self`, `other` (sorted, unique)"),
+    Column("ruf_vendors", STRINGS, "ruf vendor names, `self`, `other` (sorted, unique)"),
+    Column("dmarc_errors", STRINGS, "DMARC error codes", DmarcCode),
+    Column("dmarc_warnings", STRINGS, "DMARC warning codes", DmarcCode),
+    Column("spf_status", STRING, "the SPF verdict (several records: invalid)", Status),
+    Column("spf_record", STRING, "the SPF record as received"),
+    Column("spf_all", STRING, "how the record ends; null: no single record", SpfAll),
+    Column("spf_errors", STRINGS, "SPF error codes", SpfCode),
+    Column("spf_warnings", STRINGS, "SPF warning codes", SpfCode),
+    Column("type", STRING, "A–F; null when unresolved", DomainType),
+    Column("report_type", STRING, "A–D; null when no record applies", ReportType),
+    Column("dmarc_lookup", STRING, "resolver outcome of `_dmarc.d`", Outcome),
+    Column("spf_lookup", STRING, "resolver outcome of `d`", Outcome),
+    Column("scanned_at", TIMESTAMP, "when the row's chunk finished"),
+    Column("dmarc_org_lookup", STRING, "outcome of `_dmarc.o`, null when not asked", Outcome),
+    Column("dmarc_record_count", INT16, "TXT texts at the name the DMARC verdict rests on"),
+    Column("spf_record_count", INT16, "SPF records found"),
+)
+
+BY_NAME: dict[str, Column] = {column.name: column for column in COLUMNS}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+#: The Arrow schema of every part.
+ARROW_SCHEMA = pa.schema([(column.name, column.type) for column in COLUMNS])
+#: The columns a verdict row carries: all but `scanned_at`, which the scan stamps per chunk.
+ROW_NAMES: tuple[str, ...] = tuple(name for name in NAMES if name != "scanned_at")
+
+
+def markdown_table() -> str:
+    """The README's schema table, one row per column."""
+    lines = ["| column | type | meaning |", "| --- | --- | --- |"]
+    for column in COLUMNS:
+        values = _values_text(column)
+        lines.append(f"| `{column.name}` | {column.type_name} | {column.meaning}{values} |")
+    return "\n".join(lines)
+
+
+def _values_text(column: Column) -> str:
+    if column.values is None or issubclass(column.values, DmarcCode | SpfCode):
+        return ""
+    return ": " + " / ".join(f"`{v}`" for v in column.values)

@@ -1,0 +1,99 @@
+"""The closed value sets stored in snapshots. Schema: values are only ever appended, never renamed.
+
+Each is a `StrEnum`, so a member is the very string written to Parquet, and a reader compares
+a column's strings with members directly.
+"""
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How one DNS question ended (`dmarc_lookup`, `spf_lookup`, `dmarc_org_lookup`)."""
+
+    OK = "ok"  # an answer with at least one record of the asked type
+    NXDOMAIN = "nxdomain"  # the name does not exist
+    NODATA = "nodata"  # the name exists, no record of the asked type
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    ERROR = "error"  # anything else: malformed answer, connection refused, bad name
+
+    @property
+    def is_answer(self) -> bool:
+        """True when the DNS gave a definite answer (records, or a definite absence)."""
+        return self in _ANSWERS
+
+    @property
+    def is_retryable(self) -> bool:
+        """The one place that decides what is retried: timeouts and SERVFAIL only."""
+        return self in _RETRYABLE
+
+
+_ANSWERS = frozenset({Outcome.OK, Outcome.NXDOMAIN, Outcome.NODATA})
+_RETRYABLE = frozenset({Outcome.TIMEOUT, Outcome.SERVFAIL})
+
+
+class Status(StrEnum):
+    """A record's verdict (`dmarc_status`, `spf_status`)."""
+
+    VALID = "valid"
+    INVALID = "invalid"  # published, with errors (SPF: several records too)
+    ABSENT = "absent"  # the DNS answered: no record
+    ERROR = "error"  # a lookup the verdict needs failed: unresolved, never absent
+
+    @property
+    def is_published(self) -> bool:
+        return self in (Status.VALID, Status.INVALID)
+
+
+class DmarcSource(StrEnum):
+    """Where the DMARC record that applies was found (RFC 7489 §6.6.3)."""
+
+    DOMAIN = "domain"
+    ORGANIZATIONAL = "organizational"
+
+
+class Policy(StrEnum):
+    """A policy a receiver applies (`dmarc_effective_p`; RFC 7489 §6.3 p, sp)."""
+
+    NONE = "none"
+    QUARANTINE = "quarantine"
+    REJECT = "reject"
+
+
+class SpfAll(StrEnum):
+    """How an SPF record ends (`spf_all`): its `all` qualifier, a redirect, or neither."""
+
+    FAIL = "-all"
+    SOFTFAIL = "~all"
+    NEUTRAL = "?all"
+    PASS = "+all"
+    REDIRECT = "redirect"
+    NONE = "none"
+
+
+class DomainType(StrEnum):
+    """Type A–F (`type`): DMARC valid / invalid / absent × SPF present / absent."""
+
+    A = "A"  # DMARC valid, SPF present
+    B = "B"  # DMARC invalid, SPF present
+    C = "C"  # DMARC valid, SPF absent
+    D = "D"  # DMARC invalid, SPF absent
+    E = "E"  # DMARC absent, SPF present
+    F = "F"  # DMARC absent, SPF absent
+
+
+class ReportType(StrEnum):
+    """Which reports a DMARC record asks for (`report_type`)."""
+
+    A = "A"  # rua and ruf
+    B = "B"  # rua only
+    C = "C"  # ruf only
+    D = "D"  # neither
+
+
+class ProblemKind(StrEnum):
+    """Errors make a record invalid; warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
