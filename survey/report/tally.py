@@ -23,6 +23,8 @@ from typing import Literal
 
 import pandas as pd
 
+from survey.schema.codes import SpfCode
+from survey.schema.values import DomainType, Policy, ReportType, SpfAll, Status
 from survey.store.snapshot import Snapshot
 
 By = Literal["domains", "volume"]
@@ -31,18 +33,18 @@ ReportKind = Literal["rua", "ruf"]
 RecordKind = Literal["dmarc", "spf"]
 
 BY: tuple[By, ...] = ("domains", "volume")
-TYPES = ("A", "B", "C", "D", "E", "F")
-REPORT_TYPES = ("A", "B", "C", "D")
-POLICIES = ("none", "quarantine", "reject")
+TYPES: tuple[str, ...] = tuple(DomainType)
+REPORT_TYPES: tuple[str, ...] = tuple(ReportType)
+POLICIES: tuple[str, ...] = tuple(Policy)
 P_KEYS = (*POLICIES, "invalid", "missing")
 SP_KEYS = (*POLICIES, "invalid", "unset")
 EFFECTIVE_KEYS = ("none", "quarantine_pct", "quarantine", "reject_pct", "reject", "no_policy")
-DMARC_STATUS_KEYS = ("valid", "invalid", "absent")
-SPF_STATUS_KEYS = ("valid", "invalid", "multiple", "absent")
-SPF_ALL_KEYS = ("-all", "~all", "?all", "+all", "redirect", "none")
-PUBLISHED = ("valid", "invalid")
-ERROR = "error"
-MULTIPLE_RECORDS = "multiple_records"
+PUBLISHED: tuple[str, ...] = (Status.VALID, Status.INVALID)
+DMARC_STATUS_KEYS = (*PUBLISHED, Status.ABSENT)
+SPF_STATUS_KEYS = (*PUBLISHED, "multiple", Status.ABSENT)
+SPF_ALL_KEYS: tuple[str, ...] = tuple(SpfAll)
+ERROR = Status.ERROR
+MULTIPLE_RECORDS = SpfCode.MULTIPLE_RECORDS
 
 #: The columns the snapshot tables read; nothing else is loaded.
 REPORT_COLUMNS: tuple[str, ...] = (

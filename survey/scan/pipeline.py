@@ -49,16 +49,10 @@ from survey.store.manifest import (
 )
 from survey.store.snapshot import SCHEMA, SCHEMA_VERSION, SnapshotWriter, rows_to_table, utc_now
 from survey.verdict import psl
-from survey.verdict.classify import (
-    VERDICT_FIELDS,
-    DomainLookups,
-    OrgOf,
-    Verdict,
-    authorization_names,
-    classify,
-    discover_policy,
-    needs_org_lookup,
-)
+from survey.verdict.authorization import OrgOf, authorization_names
+from survey.verdict.classify import classify
+from survey.verdict.policy import DomainLookups, discover_policy, needs_org_lookup
+from survey.verdict.row import VERDICT_FIELDS, Verdict
 from survey.verdict.vendors import VendorTable
 
 # Measured (scripts/bench --sweep, 200k lab, 2 workers): 10,000-domain chunks scan as fast as

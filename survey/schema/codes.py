@@ -21,7 +21,9 @@ class ProblemCode(StrEnum):
     kind: ProblemKind
     meaning: str
 
-    def __new__(cls, value: str, kind: ProblemKind, meaning: str) -> ProblemCode:
+    # The defaults only let `DmarcCode("p_invalid")` (a lookup by value) type-check: every
+    # member is defined with its kind and meaning (a test checks).
+    def __new__(cls, value: str, kind: ProblemKind = E, meaning: str = "") -> ProblemCode:
         member = str.__new__(cls, value)
         member._value_ = value
         member.kind = kind

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from survey.dns.pool import PoolCounts, ResolverSettings
 from survey.input.stream import InputCounts
+from survey.schema.codes import DmarcCode
 from survey.store.snapshot import Snapshot, SnapshotWriter, utc_now
-from survey.verdict.classify import REPORT_AUTH_UNRESOLVED
 
 
 def file_sha256(path: Path) -> str:
@@ -174,7 +174,7 @@ def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
     warnings = table.column("dmarc_warnings")
     if isinstance(warnings, pa.ChunkedArray):
         warnings = warnings.combine_chunks()
-    hit = pc.equal(pc.list_flatten(warnings), REPORT_AUTH_UNRESOLVED)
+    hit = pc.equal(pc.list_flatten(warnings), DmarcCode.REPORT_AUTH_UNRESOLVED.value)
     rows = pc.filter(pc.list_parent_indices(warnings), hit)
     return pc.is_in(pa.array(range(len(warnings)), pa.int64()), value_set=rows.cast(pa.int64()))
 

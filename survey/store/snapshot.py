@@ -31,55 +31,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from survey.errors import SnapshotError
+from survey.schema.columns import ARROW_SCHEMA, NAMES, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 PARTS_DIR = "domains"
 REJECTS = "rejects.csv"
 LOCK = ".lock"
 
-_STR = pa.string()
-_LIST = pa.list_(pa.string())
-
-#: The snapshot columns. The first block is DESIGN.md's schema 1; the rest are additions.
-SCHEMA = pa.schema(
-    [
-        ("domain", _STR),
-        ("org_domain", _STR),
-        ("rank", pa.int64()),
-        ("weight", pa.int64()),
-        ("dmarc_status", _STR),
-        ("dmarc_source", _STR),
-        ("dmarc_record", _STR),
-        ("dmarc_p", _STR),
-        ("dmarc_sp", _STR),
-        ("dmarc_effective_p", _STR),
-        ("dmarc_pct", pa.int16()),
-        ("dmarc_rua", _LIST),
-        ("dmarc_ruf", _LIST),
-        ("rua_hosts", _LIST),
-        ("ruf_hosts", _LIST),
-        ("rua_vendors", _LIST),
-        ("ruf_vendors", _LIST),
-        ("dmarc_errors", _LIST),
-        ("dmarc_warnings", _LIST),
-        ("spf_status", _STR),
-        ("spf_record", _STR),
-        ("spf_all", _STR),
-        ("spf_errors", _LIST),
-        ("spf_warnings", _LIST),
-        ("type", _STR),
-        ("report_type", _STR),
-        ("dmarc_lookup", _STR),
-        ("spf_lookup", _STR),
-        ("scanned_at", pa.timestamp("us", tz="UTC")),
-        # additions beyond DESIGN.md's required columns
-        ("dmarc_org_lookup", _STR),
-        ("dmarc_record_count", pa.int16()),
-        ("spf_record_count", pa.int16()),
-    ]
-)
-COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+#: The Arrow schema of every part, from the column table (`survey.schema.columns`).
+SCHEMA = ARROW_SCHEMA
+COLUMNS: tuple[str, ...] = NAMES
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -164,7 +125,7 @@ def arrow_without_pandas() -> None:
         return
     sys.meta_path.insert(0, _NoPandas)  # type: ignore[arg-type]
     try:
-        pa.array([""], type=_STR)
+        pa.array([""], type=pa.string())
     finally:
         sys.meta_path.remove(_NoPandas)  # type: ignore[arg-type]
 
