@@ -1,4 +1,4 @@
-"""classify: lookup answers → verdict, per DESIGN.md and RFC 7489 §6.6.3 / §7.1."""
+"""classify: lookup answers → verdict, per RFC 7489 §6.6.3 (policy discovery) and §7.1."""
 
 from __future__ import annotations
 

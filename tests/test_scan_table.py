@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from survey.dns.outcome import TxtAnswer
-from survey.scan.pipeline import verdicts_to_table
+from survey.scan.scanner import verdicts_to_table
 from survey.schema.values import Outcome
 from survey.store.snapshot import SCHEMA
 from survey.verdict import psl

@@ -159,7 +159,7 @@ def _run_scan(
     from survey.cli.progress import ScanDisplay
     from survey.store.snapshot import arrow_without_pandas
 
-    arrow_without_pandas()  # ~50 MB less for this process; reports load pandas, scans need not
+    arrow_without_pandas()  # a scan never needs pandas (reports load it)
     with ScanDisplay(enabled=not quiet) as display:
         summary = start(display.update)
     if not quiet:

@@ -129,7 +129,9 @@ def top_domains(frame: pd.DataFrame, top: int, top_by: TopBy = "rank") -> pd.Dat
     return order.drop(columns="_w").head(top)
 
 
-def _attrs(table: pd.DataFrame, by: By, n: int, unresolved: int, domains: int, total: int) -> None:
+def _attrs(
+    table: pd.DataFrame, by: By, n: float, unresolved: float, domains: int, total: int
+) -> None:
     table.attrs.update(
         by=by, n=int(n), unresolved=int(unresolved), unresolved_domains=int(domains), total=total
     )
@@ -146,7 +148,7 @@ def _table(
 ) -> pd.DataFrame:
     """Count `keys` over the rows in `base`, in `order`; shares of the base's amount."""
     weight = amounts(frame, by)
-    counts = weight[base].groupby(keys[base]).sum().reindex(order, fill_value=0)
+    counts = weight[base].groupby(keys[base]).sum().reindex(list(order), fill_value=0)
     n = int(weight[base].sum())
     table = pd.DataFrame({key: list(order), "count": counts.to_numpy(dtype="int64")})
     table["share"] = table["count"] / n if n else 0.0

@@ -114,8 +114,8 @@ class _NoPandas:
 def arrow_without_pandas() -> None:
     """Keep pyarrow from importing pandas in a process that only writes snapshots.
 
-    The first Python list pyarrow converts makes it import pandas (~50 MB of RSS, measured:
-    60 → 104 MB) only to ask whether the list is a pandas object and what pandas' missing
+    The first Python list pyarrow converts makes it import pandas (tens of MB of RSS) only to
+    ask whether the list is a pandas object and what pandas' missing
     values look like. Asked once while pandas cannot be imported, pyarrow remembers "no
     pandas" and stops asking; `Table.to_pandas()` still imports it when it is wanted. For
     processes of our own (scan workers, the `survey scan` command): a library caller's process
@@ -123,11 +123,11 @@ def arrow_without_pandas() -> None:
     again (pandas is then loaded, nothing else changes)."""
     if "pandas" in sys.modules:
         return
-    sys.meta_path.insert(0, _NoPandas)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _NoPandas)
     try:
         pa.array([""], type=pa.string())
     finally:
-        sys.meta_path.remove(_NoPandas)  # type: ignore[arg-type]
+        sys.meta_path.remove(_NoPandas)
 
 
 def _array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
@@ -247,7 +247,7 @@ class Snapshot:
 
     def dataset(self) -> Any:  # pyarrow.dataset.Dataset
         # Imported here: pyarrow.dataset (with pandas, which it loads) costs each scan worker
-        # ~44 MB of RSS, and a worker only writes parts.
+        # tens of MB of RSS, and a worker only writes parts.
         import pyarrow.dataset as ds
 
         parts = sorted((self.folder / PARTS_DIR).glob("part-*.parquet"))

@@ -24,7 +24,7 @@ class Verdict:
     """One snapshot row (all schema columns but `scanned_at`, which the scan stamps).
 
     Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 31 fields
-    through `object.__setattr__` (3.4 µs a row, more than the rest of classify). The sequences
+    through `object.__setattr__` (more than the rest of classify costs). The sequences
     are tuples, shared between rows where they are equal: nothing is meant to change a row."""
 
     domain: str
