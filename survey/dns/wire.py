@@ -245,7 +245,7 @@ def _name(reply: bytes, offset: int) -> tuple[bytes, int]:
 
     Compression pointers must point strictly backwards (RFC 1035 §4.1.4 "a prior occurrence"),
     which also rules out loops."""
-    labels = []
+    labels: list[bytes] = []
     size = 1
     end = -1
     limit = len(reply)
