@@ -592,7 +592,12 @@ class DomainStream:
     yields the same chunks. Close it (or use `with`) to remove its temp files."""
 
     def __init__(
-        self, path: Path, chunk_size: int, rejects_to: Path | None, memory_limit: int, tmp: Path | None
+        self,
+        path: Path,
+        chunk_size: int,
+        rejects_to: Path | None,
+        memory_limit: int,
+        tmp: Path | None,
     ) -> None:
         self.path = path
         self.chunk_size = chunk_size
