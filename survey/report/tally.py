@@ -90,10 +90,18 @@ TREND_COLUMNS: tuple[str, ...] = (
 class HostNaming:
     """How to name a report host: its vendor (`vendor_of(host, policy org domain)` → a vendor,
     `self` or `other`, as `survey.verdict.vendors.VendorTable.vendor_of`) and its registrable domain
-    (`org_of(host)`, as `survey.verdict.psl.organizational_domain`)."""
+    (`org_of(host)`, as `survey.verdict.psl.organizational_domain`).
+
+    `host_vendor(host)`, when given, is the vendor the host's suffix names (None: none) and
+    promises that `vendor_of(h, o)` is `other` exactly when `host_vendor(h)` is None and
+    `org_of(h)` is empty or differs from `org_of(o)` (self before vendor, as `VendorTable` does).
+    The report engine then names each distinct host once instead of each (host, policy) pair.
+    A host equal to its policy domain's organizational domain is in that organization: the
+    engine never asks about it (`self`, or that organization's vendor)."""
 
     vendor_of: Callable[[str, str], str]
     org_of: Callable[[str], str]
+    host_vendor: Callable[[str], str | None] | None = None
 
 
 def read_frame(snapshot: Snapshot, columns: Sequence[str] = REPORT_COLUMNS) -> pd.DataFrame:
@@ -274,10 +282,12 @@ def other_report_domains(
     return _list_table(frame, f"{kind}_vendors", rows, by, "report_domain")
 
 
-def _other_domains(hosts: Iterable[str] | None, org: str | None, naming: HostNaming) -> set[str]:
+def _other_domains(hosts: Iterable[str] | None, org: object, naming: HostNaming) -> set[str]:
     if hosts is None:
         return set()
-    return {naming.org_of(h) for h in hosts if naming.vendor_of(h, org or "") == "other"}
+    # A null org_domain reads as NaN under pandas' string dtype, not None: name it "".
+    policy = org if isinstance(org, str) else ""
+    return {naming.org_of(h) for h in hosts if naming.vendor_of(h, policy) == "other"}
 
 
 def problems(frame: pd.DataFrame, record: RecordKind = "dmarc", by: By = "domains") -> pd.DataFrame:

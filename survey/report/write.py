@@ -125,7 +125,8 @@ def default_naming() -> HostNaming:
     from survey.verdict.psl import organizational_domain
     from survey.verdict.vendors import VendorTable
 
-    return HostNaming(VendorTable.load().vendor_of, organizational_domain)
+    table = VendorTable.load()
+    return HostNaming(table.vendor_of, organizational_domain, table.vendor_by_suffix)
 
 
 def open_for_report(folder: Path | str, allow_incomplete: bool = False) -> Snapshot:

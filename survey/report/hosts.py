@@ -1,0 +1,102 @@
+"""The `other` report destinations of a snapshot, out of core: DuckDB finds the distinct report
+hosts, Python names them, DuckDB joins the names back to the rows.
+
+Naming a host takes the public suffix list (`HostNaming`), which is Python: ~15-30 µs per name
+not seen before. What Python sees is kept to the distinct names that can be `other`:
+
+- a host equal to its policy domain's organizational domain is in that organization (`self`,
+  RFC 7489 §3.2) and is never asked about: that is most self-hosted report addresses;
+- with `HostNaming.host_vendor`, each distinct host is asked once whether its suffix names a
+  vendor (then it is never `other`: it is the vendor's or `self`), and only the (host, policy
+  organization) pairs of the other hosts are compared, through `org_of`;
+- without it, `vendor_of` is asked once per distinct (host, policy organization) pair.
+
+Per row, a registrable domain counts once however many of the row's hosts it holds (as
+`tally.other_report_domains` collects them in a set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pyarrow as pa
+
+from survey.report.engine import Engine, list_column
+from survey.report.tally import HostNaming, ReportKind
+
+OTHER = "other"
+_PAIRS = pa.schema([("host", pa.string()), ("org", pa.string()), ("name", pa.string())])
+
+
+def _hosts_sql(kind: ReportKind) -> str:
+    """Every (host, policy organization) of the rows, hosts equal to the organization left out
+    (null hosts name nothing)."""
+    return f"""
+SELECT filename, file_row_number, coalesce(weight, 0) AS w, host, org FROM (
+    SELECT filename, file_row_number, weight, unnest({list_column(kind, "hosts")}) AS host,
+        coalesce(org_domain, '') AS org
+    FROM parts)
+WHERE host IS NOT NULL AND NOT (host = org AND org <> '')
+"""
+
+
+def _pairs_sql(kind: ReportKind, only: str | None) -> str:
+    among = f"WHERE host IN (SELECT host FROM {only})" if only else ""
+    return f"SELECT DISTINCT host, org FROM ({_hosts_sql(kind)}) {among}"
+
+
+def _counts_sql(kind: ReportKind) -> str:
+    return f"""
+SELECT name, count(*) AS domains, sum(w)::BIGINT AS volume FROM (
+    SELECT DISTINCT h.filename, h.file_row_number, h.w, o.name
+    FROM ({_hosts_sql(kind)}) h JOIN other_pairs o ON h.host = o.host AND h.org = o.org)
+GROUP BY name
+"""
+
+
+def _bare_hosts(engine: Engine, naming: HostNaming, kind: ReportKind) -> pa.Table:
+    """The distinct hosts whose suffix names no vendor (`host_vendor` is None)."""
+    assert naming.host_vendor is not None
+    sql = f"SELECT DISTINCT host FROM ({_hosts_sql(kind)})"
+    bare: list[str] = []
+    for batch in engine.batches(sql):
+        bare += [h for h in batch.column(0).to_pylist() if naming.host_vendor(h) is None]
+    return pa.table({"host": pa.array(bare, pa.string())})
+
+
+def _named_pairs(engine: Engine, naming: HostNaming, kind: ReportKind) -> Iterator[pa.Table]:
+    """The (host, organization) pairs whose host is `other`, with its registrable domain."""
+    only = None
+    if naming.host_vendor is not None:
+        engine.register("bare_hosts", _bare_hosts(engine, naming, kind))
+        only = "bare_hosts"
+    for batch in engine.batches(_pairs_sql(kind, only)):
+        hosts, orgs = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+        found = [
+            (host, org, naming.org_of(host))
+            for host, org in zip(hosts, orgs, strict=True)
+            if _is_other(naming, host, org)
+        ]
+        yield pa.Table.from_pylist(
+            [{"host": h, "org": o, "name": n} for h, o, n in found], schema=_PAIRS
+        )
+
+
+def _is_other(naming: HostNaming, host: str, org: str) -> bool:
+    if naming.host_vendor is None:
+        return naming.vendor_of(host, org) == OTHER
+    # The promise of `host_vendor`: a host of no vendor is `other` unless in the organization.
+    name = naming.org_of(host)
+    return not name or name != naming.org_of(org)
+
+
+def other_domain_counts(engine: Engine, naming: HostNaming, kind: ReportKind) -> pd.DataFrame:
+    """Per registrable domain of `other` `kind` hosts: the domains (rows) naming it and their
+    messages."""
+    pairs = pa.concat_tables([_PAIRS.empty_table(), *_named_pairs(engine, naming, kind)])
+    engine.register("other_pairs", pairs)
+    try:
+        return engine.frame(_counts_sql(kind))
+    finally:
+        engine.connection.unregister("other_pairs")
