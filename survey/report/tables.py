@@ -141,7 +141,7 @@ def _named(kind: ReportKind) -> Mask:
 def _codes(rows: pd.DataFrame, by: By, kind: str) -> pd.DataFrame:
     table = pd.DataFrame(
         {
-            "code": rows["code"].astype(str),
+            "code": rows["code"].astype(str) if len(rows) else pd.Series([], dtype=object),
             "kind": kind,
             "count": rows[by].to_numpy(dtype="int64"),
             "example_domain": rows["example_domain"],

@@ -97,11 +97,15 @@ class HostNaming:
     `org_of(h)` is empty or differs from `org_of(o)` (self before vendor, as `VendorTable` does).
     The report engine then names each distinct host once instead of each (host, policy) pair.
     A host equal to its policy domain's organizational domain is in that organization: the
-    engine never asks about it (`self`, or that organization's vendor)."""
+    engine never asks about it (`self`, or that organization's vendor).
+
+    `key` names the naming in stored tallies (e.g. the checksums of the vendor table and the
+    public suffix list): tables named by a naming without a key are never reused."""
 
     vendor_of: Callable[[str, str], str]
     org_of: Callable[[str], str]
     host_vendor: Callable[[str], str | None] | None = None
+    key: str | None = None
 
 
 def read_frame(snapshot: Snapshot, columns: Sequence[str] = REPORT_COLUMNS) -> pd.DataFrame:
@@ -230,7 +234,8 @@ def report_types(frame: pd.DataFrame, by: By = "domains") -> pd.DataFrame:
 
 
 def _named(lists: pd.Series) -> pd.Series:
-    return lists.map(lambda names: names is not None and len(names) > 0)
+    # bool even when empty: an empty object Series would select columns, not rows.
+    return lists.map(lambda names: names is not None and len(names) > 0).astype(bool)
 
 
 def _exploded(frame: pd.DataFrame, column: str, by: By) -> pd.DataFrame:
