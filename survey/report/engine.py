@@ -110,31 +110,49 @@ GROUP BY ALL
 """
 
 
-def names_sql(column: str) -> str:
-    """Domains and messages per item of a list column (each occurrence counts)."""
+def names_sql(columns: Sequence[str]) -> str:
+    """Domains and messages per item of each list column (each occurrence counts), in one pass
+    over the rows: `column`, `name`, `domains`, `volume`."""
+    tagged = ", ".join(
+        f"list_transform({c}, lambda x: {{'c': {quote(c)}, 'x': x}})" for c in columns
+    )
     return f"""
-SELECT name, count(*) AS domains, sum(coalesce(weight, 0))::BIGINT AS volume
-FROM (SELECT unnest({column}) AS name, weight FROM parts)
-WHERE name IS NOT NULL
-GROUP BY name
+SELECT item.c AS column, item.x AS name, count(*) AS domains,
+    sum(coalesce(weight, 0))::BIGINT AS volume
+FROM (SELECT unnest(list_concat({tagged})) AS item, weight FROM parts)
+WHERE item.x IS NOT NULL
+GROUP BY ALL
 """
 
 
-def codes_sql(record: RecordKind, kind: str) -> str:
-    """Per problem code of published records: domains, messages, the first domain in domain
-    order and the first record text in that order (each the first that is not null, as
-    pandas' `first` takes it)."""
-    order = "{'n': domain IS NULL, 'd': coalesce(domain, ''), 'f': filename, 'r': file_row_number}"
-    return f"""
-SELECT code, count(*) AS domains, sum(coalesce(weight, 0))::BIGINT AS volume,
+def _published_codes(record: RecordKind, kind: str) -> str:
+    """The `record`'s `kind` codes of a row, tagged, when its record is published."""
+    tag = f"{{'r': {quote(record)}, 'k': {quote(kind)}, 'c': c}}"
+    return (
+        f"CASE WHEN {record}_status IN ('valid', 'invalid') "
+        f"THEN list_transform({record}_{kind}s, lambda c: {tag}) END"
+    )
+
+
+#: Per problem code (`record`, `kind`, `code`) of published records: domains, messages, the
+#: first domain in domain order and the first record text in that order (each the first that
+#: is not null, as pandas' `first` takes it); all four code lists in one pass.
+CODES_SQL = f"""
+SELECT item.r AS record, item.k AS kind, item.c AS code, count(*) AS domains,
+    sum(coalesce(weight, 0))::BIGINT AS volume,
     min(domain) AS example_domain,
-    arg_min(record, {order}) FILTER (WHERE record IS NOT NULL) AS example_record
+    arg_min(CASE item.r WHEN 'dmarc' THEN dmarc_record ELSE spf_record END,
+        {{'n': domain IS NULL, 'd': coalesce(domain, ''), 'f': filename, 'r': file_row_number}})
+        FILTER (WHERE CASE item.r WHEN 'dmarc' THEN dmarc_record ELSE spf_record END IS NOT NULL)
+        AS example_record
 FROM (
-    SELECT unnest({record}_{kind}s) AS code, domain, {record}_record AS record, weight,
-        filename, file_row_number
-    FROM parts WHERE {record}_status IN ('valid', 'invalid'))
-WHERE code IS NOT NULL
-GROUP BY code
+    SELECT unnest(list_concat(
+        {_published_codes("dmarc", "error")}, {_published_codes("dmarc", "warning")},
+        {_published_codes("spf", "error")}, {_published_codes("spf", "warning")})) AS item,
+        domain, dmarc_record, spf_record, weight, filename, file_row_number
+    FROM parts)
+WHERE item.c IS NOT NULL
+GROUP BY ALL
 """
 
 
@@ -200,11 +218,21 @@ class Engine:
     def combinations(self) -> pd.DataFrame:
         return self.frame(COMBINATIONS_SQL)
 
-    def names(self, column: str) -> pd.DataFrame:
-        return self.frame(names_sql(column))
+    def names(self, columns: Sequence[str]) -> dict[str, pd.DataFrame]:
+        """Per list column: its items' domains and messages."""
+        found = self.frame(names_sql(columns))
+        return {c: found[found["column"] == c].reset_index(drop=True) for c in columns}
 
-    def codes(self, record: RecordKind, kind: str) -> pd.DataFrame:
-        return self.frame(codes_sql(record, kind))
+    def codes(self) -> dict[tuple[str, str], pd.DataFrame]:
+        """Per (record, kind): its codes' domains, messages and examples."""
+        found = self.frame(CODES_SQL)
+        return {
+            (record, kind): found[found["record"].eq(record) & found["kind"].eq(kind)].reset_index(
+                drop=True
+            )
+            for record in ("dmarc", "spf")
+            for kind in ("error", "warning")
+        }
 
     def top_rows(self, top: int, top_by: TopBy) -> pd.DataFrame:
         return self.frame(top_sql(top, top_by))

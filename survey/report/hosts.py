@@ -8,7 +8,9 @@ not seen before. What Python sees is kept to the distinct names that can be `oth
   RFC 7489 §3.2) and is never asked about: that is most self-hosted report addresses;
 - with `HostNaming.host_vendor`, each distinct host is asked once whether its suffix names a
   vendor (then it is never `other`: it is the vendor's or `self`), and only the (host, policy
-  organization) pairs of the other hosts are compared, through `org_of`;
+  organization) pairs of the other hosts are compared; the policy organization's own
+  `org_of` is asked only when it could match (an organizational domain is the name itself or a
+  label-suffix of it, RFC 7489 §3.2), which spares a public-suffix lookup per organization;
 - without it, `vendor_of` is asked once per distinct (host, policy organization) pair.
 
 Per row, a registrable domain counts once however many of the row's hosts it holds (as
@@ -73,14 +75,13 @@ def _named_pairs(engine: Engine, naming: HostNaming, kind: ReportKind) -> Iterat
         only = "bare_hosts"
     for batch in engine.batches(_pairs_sql(kind, only)):
         hosts, orgs = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-        found = [
-            (host, org, naming.org_of(host))
-            for host, org in zip(hosts, orgs, strict=True)
-            if _is_other(naming, host, org)
+        found = [(h, o) for h, o in zip(hosts, orgs, strict=True) if _is_other(naming, h, o)]
+        columns = [
+            [h for h, _ in found],
+            [o for _, o in found],
+            [naming.org_of(h) for h, _ in found],
         ]
-        yield pa.Table.from_pylist(
-            [{"host": h, "org": o, "name": n} for h, o, n in found], schema=_PAIRS
-        )
+        yield pa.Table.from_arrays([pa.array(c, pa.string()) for c in columns], schema=_PAIRS)
 
 
 def _is_other(naming: HostNaming, host: str, org: str) -> bool:
@@ -88,7 +89,17 @@ def _is_other(naming: HostNaming, host: str, org: str) -> bool:
         return naming.vendor_of(host, org) == OTHER
     # The promise of `host_vendor`: a host of no vendor is `other` unless in the organization.
     name = naming.org_of(host)
-    return not name or name != naming.org_of(org)
+    if not name:
+        return True
+    if _normalised(org) and not (org == name or org.endswith("." + name)):
+        return True  # org_of(org) is org or a label-suffix of it: it cannot be `name`
+    return name != naming.org_of(org)
+
+
+def _normalised(name: str) -> bool:
+    """Already in the form names are compared in (as `survey.input.stream.normalise` leaves an
+    ASCII name): lower case, no surrounding space, no trailing dot."""
+    return name.isascii() and name == name.strip().lower() and not name.endswith(".")
 
 
 def other_domain_counts(engine: Engine, naming: HostNaming, kind: ReportKind) -> pd.DataFrame:

@@ -215,10 +215,12 @@ def aggregate(
     """Every aggregate the tables need: one pass over the rows per query."""
     combos = engine.combinations()
     cut_by: TopBy = top_by or ("rank" if combos["ranked"].sum() > 0 else "volume")
+    vendors = engine.names([list_column(kind, "vendors") for kind in KINDS])
+    codes = engine.codes()
     return Aggregates(
         combos=combos,
-        vendors={kind: engine.names(list_column(kind, "vendors")) for kind in KINDS},
-        codes={r: {k: engine.codes(r, k) for k in ("error", "warning")} for r in RECORDS},
+        vendors={kind: vendors[list_column(kind, "vendors")] for kind in KINDS},
+        codes={r: {k: codes[(r, k)] for k in ("error", "warning")} for r in RECORDS},
         top=engine.top_rows(top, cut_by) if top is not None else None,
         top_n=top,
         top_by=cut_by,

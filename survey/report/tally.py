@@ -94,7 +94,9 @@ class HostNaming:
 
     `host_vendor(host)`, when given, is the vendor the host's suffix names (None: none) and
     promises that `vendor_of(h, o)` is `other` exactly when `host_vendor(h)` is None and
-    `org_of(h)` is empty or differs from `org_of(o)` (self before vendor, as `VendorTable` does).
+    `org_of(h)` is empty or differs from `org_of(o)` (self before vendor, as `VendorTable` does),
+    and that `org_of(x)` of a normalised name `x` (lower-case ASCII, no trailing dot) is `x` or
+    a label-suffix of it (RFC 7489 §3.2).
     The report engine then names each distinct host once instead of each (host, policy) pair.
     A host equal to its policy domain's organizational domain is in that organization: the
     engine never asks about it (`self`, or that organization's vendor).
