@@ -210,12 +210,13 @@ def before_source(out: Path, rev: str) -> Path:
 
 
 def measure(argv: list[str], log: Any, source: Path | None = None) -> dict[str, Any]:
-    """Run `python -m survey …` (from `source` when given) and measure it."""
-    env = dict(os.environ)
-    if source is not None:  # ahead of the editable install on sys.path
-        env["PYTHONPATH"] = str(source)
-    print(f"$ survey {' '.join(argv)}", file=log, flush=True)
-    usage = run_measured([sys.executable, "-m", "survey", *argv], log, env)
+    """Run the `survey` command (from the package under `source` when given) and measure it."""
+    command = [sys.executable, "-m", "survey"]
+    if source is not None:  # first on sys.path: ahead of the editable install and of `-m`'s cwd
+        start = f"import sys; sys.path.insert(0, {str(source)!r}); from survey.cli.main import main"
+        command = [sys.executable, "-c", start + "; main()"]
+    print(f"$ {' '.join(command)} {' '.join(argv)}", file=log, flush=True)
+    usage = run_measured([*command, *argv], log)
     if usage.returncode != 0:
         raise SystemExit(f"survey {argv[0]} failed ({usage.returncode}); see the log")
     return {"wall": round(usage.wall, 1), "peak_rss_mb": round(usage.peak_rss_mb)}
@@ -311,13 +312,16 @@ def main() -> None:
     parser.add_argument("--before-rev", default="main", help="revision of the pandas path")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "report-scale")
     parser.add_argument("--keep", action="store_true", help="keep the snapshots built")
+    parser.add_argument("--skip-trend", action="store_true", help="no survey trend runs")
     args = parser.parse_args()
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "bench.log", "a", encoding="utf-8") as log:
         base = lab_snapshot(out, args.domains, args.seed, log)
         began = dt.datetime.now(dt.UTC)
-        results = {"sizes": run_sizes(args, base, out, log), "trend": run_trends(args, out, log)}
+        results = {"sizes": run_sizes(args, base, out, log), "trend": {}}
+        if not args.skip_trend:
+            results["trend"] = run_trends(args, out, log)
     if not args.keep:
         shutil.rmtree(out / "scale", ignore_errors=True)
     head = (
