@@ -219,7 +219,14 @@ def measure(argv: list[str], log: Any, source: Path | None = None) -> dict[str, 
     usage = run_measured([*command, *argv], log)
     if usage.returncode != 0:
         raise SystemExit(f"survey {argv[0]} failed ({usage.returncode}); see the log")
-    return {"wall": round(usage.wall, 1), "peak_rss_mb": round(usage.peak_rss_mb)}
+    load = os.getloadavg()[0]  # the machine is shared: a busy one stretches the wall time
+    cpu = round(usage.cpu, 1)
+    return {
+        "wall": round(usage.wall, 1),
+        "cpu": cpu,
+        "peak_rss_mb": round(usage.peak_rss_mb),
+        "load": load,
+    }
 
 
 def report(snapshot: Path, out: Path, log: Any, source: Path | None = None) -> dict[str, Any]:
@@ -250,14 +257,18 @@ def table(results: dict[str, Any]) -> str:
     ]
     for rows, row in results["sizes"].items():
         before = row.get("before")
-        cells = [f"{before['wall']} s, {before['peak_rss_mb']:,} MB" if before else "—"]
-        cells += [f"{row[k]['wall']} s, {row[k]['peak_rss_mb']:,} MB" for k in ("cold", "warm")]
+        cells = [_cell(before) if before else "—"]
+        cells += [_cell(row[k]) if k in row else "—" for k in ("cold", "warm")]
         lines.append(f"| {_size(int(rows))} | " + " | ".join(cells) + f" | {row['disk_mb']:,} MB |")
     for name, row in results["trend"].items():
         lines.append(
             f"\n`survey trend`, {name}: {row['wall']} s, peak RSS {row['peak_rss_mb']:,} MB"
         )
     return "\n".join(lines)
+
+
+def _cell(run: dict[str, Any]) -> str:
+    return f"{run['wall']} s ({run.get('cpu', '?')} s CPU), {run['peak_rss_mb']:,} MB"
 
 
 def _disk_mb(folder: Path) -> int:
