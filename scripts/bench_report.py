@@ -261,9 +261,7 @@ def table(results: dict[str, Any]) -> str:
         cells += [_cell(row[k]) if k in row else "—" for k in ("cold", "warm")]
         lines.append(f"| {_size(int(rows))} | " + " | ".join(cells) + f" | {row['disk_mb']:,} MB |")
     for name, row in results["trend"].items():
-        lines.append(
-            f"\n`survey trend`, {name}: {row['wall']} s, peak RSS {row['peak_rss_mb']:,} MB"
-        )
+        lines.append(f"\n`survey trend`, {name}: {_cell(row)}")
     return "\n".join(lines)
 
 
