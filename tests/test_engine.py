@@ -94,6 +94,7 @@ CASES = {
     "hostile-fast-naming": (hostile_rows, FAST_NAMING, 60, "volume"),
     "hostile-slow-naming": (hostile_rows, SLOW_NAMING, 1000, "rank"),
     "nothing-published": (nothing_published, NAMING, 5, None),
+    "no-rows": (tuple, NAMING, 5, None),
 }
 
 

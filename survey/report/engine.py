@@ -36,6 +36,7 @@ from survey.report.tally import (
     ReportKind,
     TopBy,
 )
+from survey.store.snapshot import SCHEMA
 
 #: DuckDB's buffer limit. The report's process tree must stay under 2 GB at any snapshot size:
 #: ~300 MB is Python with pandas, Arrow and matplotlib, and DuckDB's own allocations outside its
@@ -185,6 +186,10 @@ class Engine:
             "preserve_insertion_order": False,  # no query relies on it: each orders itself
         }
         self.connection: Any = duckdb.connect(":memory:", config=config)
+        if not parts:  # read_parquet needs a file: a snapshot of no rows is an empty table
+            self.register("no_parts", _no_rows())
+            self.connection.execute("CREATE TEMP VIEW parts AS SELECT * FROM no_parts")
+            return
         files = "[" + ", ".join(quote(str(p)) for p in parts) + "]"
         self.connection.execute(
             "CREATE TEMP VIEW parts AS SELECT * FROM "
@@ -236,6 +241,12 @@ class Engine:
 
     def top_rows(self, top: int, top_by: TopBy) -> pd.DataFrame:
         return self.frame(top_sql(top, top_by))
+
+
+def _no_rows() -> pa.Table:
+    """The snapshot's columns, and the two DuckDB adds for a file's rows, with no rows."""
+    extra = [pa.field("filename", pa.string()), pa.field("file_row_number", pa.int64())]
+    return pa.schema([*SCHEMA, *extra]).empty_table()
 
 
 def list_column(kind: ReportKind, what: str) -> str:

@@ -1,9 +1,12 @@
-"""The tables of one snapshot, counted by domains or weighted by mail volume.
+"""The tables of one snapshot, counted by domains or weighted by mail volume: their definition.
 
 Pure over pandas: every function takes the snapshot's domain rows as a DataFrame (read with
 `read_frame`, which projects only the columns the tables need) and returns a DataFrame with stable
-column names: one key column, `count` and `share` (a fraction 0..1 of `n`). The numbers every
-chart prints sit in `table.attrs`:
+column names: one key column, `count` and `share` (a fraction 0..1 of `n`). `survey report` and
+`survey trend` compute the same tables out of core (`survey.report.engine` and `tables`: a frame
+of 40 million rows does not fit in memory); these functions are the reference they are tested
+against (`tests/test_engine.py`), and serve frames pandas can hold (the top-N cut, the notebook).
+The numbers every chart prints sit in `table.attrs`:
 
 - `by`: `domains` or `volume`.
 - `n`: the base the shares are taken of (domains, or messages), unresolved domains left out.
