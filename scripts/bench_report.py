@@ -290,6 +290,7 @@ def run_sizes(args: argparse.Namespace, base: Path, out: Path, log: Any) -> dict
             row["warm"] = report(folder, out, log)
         sizes[str(rows)] = row
         say(f"{_size(rows)}: {row}")
+        (out / "report-scale.partial.json").write_text(json.dumps(sizes, indent=2) + "\n")
     return sizes
 
 
@@ -299,6 +300,7 @@ def run_trends(args: argparse.Namespace, out: Path, log: Any) -> dict[str, Any]:
     root = trend_set(out / "scale" / f"snap-{_size(largest)}", out / "scale" / "trend-warm")
     say(f"survey trend over {TREND_POINTS} x {_size(largest)}, tallies present")
     trends[f"{TREND_POINTS} x {_size(largest)} rows, tallies present"] = trend(root, out, log)
+    say(f"trend: {trends}")
     shutil.rmtree(root)
     source = out / "scale" / f"snap-{_size(smallest)}"
     shutil.rmtree(source / "tallies", ignore_errors=True)
@@ -331,8 +333,7 @@ def main() -> None:
         results = {"sizes": run_sizes(args, base, out, log), "trend": {}}
         if not args.skip_trend:
             results["trend"] = run_trends(args, out, log)
-    if not args.keep:
-        shutil.rmtree(out / "scale", ignore_errors=True)
+    (out / "report-scale.json").write_text(json.dumps(results, indent=2) + "\n")
     head = (
         f"{began:%Y-%m-%d}, {platform.node()} ({os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}), lab of {args.domains:,} domains replicated"
@@ -340,7 +341,8 @@ def main() -> None:
     text = head + "\n\n" + table(results)
     print(text)
     (out / "report-scale.md").write_text(text + "\n")
-    (out / "report-scale.json").write_text(json.dumps(results, indent=2) + "\n")
+    if not args.keep:
+        shutil.rmtree(out / "scale", ignore_errors=True)
 
 
 if __name__ == "__main__":
