@@ -197,3 +197,20 @@ def test_nothing_else_is_written_into_the_snapshot(
     after = {p.relative_to(snapshot.folder) for p in snapshot.folder.rglob("*")}
     assert {p.parts[0] for p in after - before} == {TALLIES}
     assert not list(spills.iterdir())  # the engine's spill folder is removed after use
+
+
+@pytest.mark.parametrize("damage", ["footer", "pages"])
+def test_unreadable_part_is_one_error(snapshot: Snapshot, tmp_path: Path, damage: str) -> None:
+    part = snapshot.folder / PARTS_DIR / "part-00001.parquet"
+    data = bytearray(part.read_bytes())
+    if damage == "footer":
+        data = data[: len(data) // 2]
+    else:  # the footer (row count) intact, the column data garbled
+        data[4 : len(data) // 2] = bytes(len(data) // 2 - 4)
+    part.write_bytes(bytes(data))
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    with pytest.raises(SnapshotError, match=r"snapshot 2026-01: (part part-00001|its parts)"):
+        tally_snapshot(snapshot, OPTIONS, spill_under=spills)
+    assert not (snapshot.folder / TALLIES).exists()
+    assert not list(spills.iterdir())

@@ -185,7 +185,14 @@ class Engine:
             "temp_directory": str(self._spill),
             "preserve_insertion_order": False,  # no query relies on it: each orders itself
         }
-        self.connection: Any = duckdb.connect(":memory:", config=config)
+        try:
+            self.connection: Any = duckdb.connect(":memory:", config=config)
+            self._view(parts)
+        except BaseException:
+            shutil.rmtree(self._spill, ignore_errors=True)
+            raise
+
+    def _view(self, parts: Sequence[Path]) -> None:
         if not parts:  # read_parquet needs a file: a snapshot of no rows is an empty table
             self.register("no_parts", _no_rows())
             self.connection.execute("CREATE TEMP VIEW parts AS SELECT * FROM no_parts")

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -93,7 +94,7 @@ def identity(snapshot: Snapshot) -> dict[str, Any]:
 def check_parts(snapshot: Snapshot) -> None:
     """A complete snapshot's parts must hold what its manifest says (count and rows)."""
     parts = part_files(snapshot)
-    rows = sum(pq.read_metadata(p).num_rows for p in parts)
+    rows = sum(_part_rows(snapshot, p) for p in parts)
     said_rows, said_parts = snapshot.manifest.get("rows"), snapshot.manifest.get("parts")
     if rows != said_rows or (said_parts is not None and len(parts) != said_parts):
         said = f"{said_rows:,} rows" if isinstance(said_rows, int) else "no row count"
@@ -104,6 +105,24 @@ def check_parts(snapshot: Snapshot) -> None:
             f"files hold {rows:,} rows, the manifest says {said} (a part was removed, added or "
             "replaced after the scan); nothing was written"
         )
+
+
+def _part_rows(snapshot: Snapshot, part: Path) -> int:
+    try:
+        return int(pq.read_metadata(part).num_rows)
+    except (OSError, pa.ArrowException) as exc:
+        message = f"snapshot {snapshot.label}: part {part.name} cannot be read: {exc}"
+        raise SnapshotError(message) from None
+
+
+def _computed(snapshot: Snapshot, options: Options, spill_under: Path | None) -> Tables:
+    try:
+        with Engine(part_files(snapshot), spill_under) as engine:
+            return snapshot_tables(aggregate(engine, options.top, options.top_by, options.naming))
+    except duckdb.Error as exc:  # a part damaged past its footer, or not a snapshot part
+        first = str(exc).strip().splitlines()[0]
+        message = f"snapshot {snapshot.label}: its parts cannot be read: {first}"
+        raise SnapshotError(message) from None
 
 
 def _stamp(snapshot: Snapshot, options: Options) -> dict[str, Any]:
@@ -136,8 +155,7 @@ def tally_snapshot(
         check_parts(snapshot)
         if (folder / STAMP).exists():
             print(f"note: tallies of {snapshot.label} are out of date: recomputed", file=sys.stderr)
-    with Engine(part_files(snapshot), spill_under) as engine:
-        tables = snapshot_tables(aggregate(engine, options.top, options.top_by, options.naming))
+    tables = _computed(snapshot, options, spill_under)
     if snapshot.is_complete:
         store(snapshot, tables, wanted)
     return TallySet(tables, reused=False)
