@@ -28,7 +28,9 @@ import pycares
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lib import DomainQuestions, read_questions, write_json
 
-from survey.dns.pool import ResolverPool, ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.pool import ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.schema.values import Outcome
 
 # The c-ares statuses that are DNS answers; every other status is `error`.

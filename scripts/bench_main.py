@@ -53,7 +53,8 @@ from bench_lib import (
 )
 from bench_profile import profile_scan
 
-from survey.dns.pool import EVENT_LOOP_VARIABLE, ResolverSettings
+from survey.dns.loop import EVENT_LOOP_VARIABLE
+from survey.dns.settings import ResolverSettings
 from survey.lab.compare import column_differences
 from survey.lab.generate import WORDS, generate_lab
 from survey.lab.knot import KnotServer, knotd_path

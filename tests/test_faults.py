@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.errors import LabError, SnapshotError
 from survey.lab.compare import ANSWERS, COMPARED, differing, expected_rows, snapshot_rows
 from survey.lab.faults import Action, FaultPlan, FaultProxy, Window, decide

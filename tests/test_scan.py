@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.lab.compare import column_differences, expected_rows, snapshot_rows
 from survey.scan.pipeline import ScanOptions, run_scan
 from survey.store.snapshot import Snapshot
