@@ -7,9 +7,9 @@ asked the same questions by the same loop, so that b/a2 is what the pipeline cos
 own DNS client. `--client dnspython` ((a3)): a bare dnspython asyncio resolver loop (EDNS
 with a 1232-octet payload, no cache, no search list, the same timeout, one try, TCP on TC),
 the pure-Python codec beside c-ares and ours. All follow the scan's phases per domain (the two
-first questions at once, then the organizational fallback, then the RFC 7489 §7.1 names). No classification, no
-retries, no output: what is left is the cost of asking. Writes a JSON result (elapsed
-seconds, outcome counts).
+first questions at once, then the organizational fallback, then the RFC 7489 §7.1 names). No
+classification, no retries, no output: what is left is the cost of asking. Writes a JSON
+result (elapsed seconds, outcome counts).
 
     python scripts/bench_floor.py QUESTIONS RESULT --nameserver 127.0.0.1:PORT \
         [--client aiodns|pool|dnspython]
