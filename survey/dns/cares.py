@@ -19,15 +19,20 @@ How a c-ares result maps (`pycares.DNSResult` from `DNSResolver.query_dns`, pyca
   status: `error`.
 
 What c-ares decides for itself and this transport cannot match (README "How a forged answer
-is kept out"): the try's timeout is c-ares' own estimate (5 × the server's average latency,
-at least 250 ms, at most 5 s; `timeout` is only its first value), bounded by the pool's
-deadline; truncated answers go over TCP inside c-ares, uncounted (`tcp_queries` stays 0);
-stray and forged datagrams are dropped inside c-ares, uncounted (`stray` stays 0); a FORMERR
-without the question is accepted as the server's word and EDNS dropped; a NOERROR reply's
-extended RCODE (RFC 6891 §6.1.3) is not exposed; c-ares keeps a query cache (answers with a
-TTL, for at most 3,600 s) that pycares cannot switch off, so a name asked twice by one pool
-within its TTL is answered from the cache (a scan asks each name once); c-ares runs an event
-thread of its own.
+is kept out"), measured in tests/test_resolver.py:
+- a reply that echoes the question but cannot be read ends c-ares' query at once (EBADRESP):
+  the try is lost (and retried), where ours waits on for the real reply within the same try;
+- a FORMERR without the question ends it the same way (EBADRESP), and the retry asks with
+  EDNS again: an old server that answers so is not usable through c-ares;
+- the try's timeout is c-ares' own estimate (5 × the server's average latency, at least
+  250 ms, at most 5 s; `timeout` is only its first value), bounded by the pool's deadline;
+- truncated answers go over TCP inside c-ares, uncounted (`tcp_queries` stays 0); stray and
+  forged datagrams are dropped inside c-ares, uncounted (`stray` stays 0);
+- a NOERROR reply's extended RCODE (RFC 6891 §6.1.3) is not exposed by pycares;
+- c-ares keeps a query cache (answers with a TTL, for at most 3,600 s) that pycares has no
+  option to switch off: a name asked twice by one pool within its TTL is answered from the
+  cache (a scan asks each name once per run);
+- c-ares runs an event thread of its own per channel.
 """
 
 import asyncio
