@@ -32,7 +32,8 @@ from survey.dns.cares import CaresTransport
 from survey.dns.fake import FakeTransport, Sent, fake_transport, reply, run_virtual
 from survey.dns.loop import run
 from survey.dns.outcome import TxtAnswer
-from survey.dns.pool import JITTER, ResolverPool, TokenBucket
+from survey.dns.pool import ResolverPool
+from survey.dns.timing import JITTER, TokenBucket
 from survey.dns.settings import ResolverSettings, parse_nameserver, system_nameservers
 from survey.dns.transport import RECEIVE_BUFFER, Transport
 from survey.errors import InputError, ResolverError
