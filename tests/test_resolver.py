@@ -33,8 +33,8 @@ from survey.dns.fake import FakeTransport, Sent, fake_transport, reply, run_virt
 from survey.dns.loop import run
 from survey.dns.outcome import TxtAnswer
 from survey.dns.pool import ResolverPool
-from survey.dns.timing import JITTER, TokenBucket
 from survey.dns.settings import ResolverSettings, parse_nameserver, system_nameservers
+from survey.dns.timing import JITTER, TokenBucket
 from survey.dns.transport import RECEIVE_BUFFER, Transport
 from survey.errors import InputError, ResolverError
 from survey.schema.values import Outcome
