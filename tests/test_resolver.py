@@ -460,6 +460,21 @@ def test_an_old_server_sending_a_bare_formerr_still_answers(stub: DnsStub) -> No
     assert [q.edns_payload for q in stub.log] == [1232, None]
 
 
+@pytest.mark.parametrize("fault", [Fault.NO_EDNS_BARE, Fault.MALFORMED])
+def test_c_ares_ends_its_query_on_a_reply_it_cannot_read(stub: DnsStub, fault: Fault) -> None:
+    # What cares.py states c-ares does on its own: EBADRESP at once, counted as malformed,
+    # and the retry asks with EDNS again (an old server that drops the question is lost).
+    stub.fail("ok.test", fault)
+
+    async def main() -> tuple[TxtAnswer, int]:
+        async with ResolverPool(settings_for(stub, "aiodns", tries=2, timeout=2.0)) as pool:
+            return await pool.txt("ok.test"), pool.counts().malformed
+
+    answer, malformed = run(main())
+    assert (answer.outcome, answer.tries, malformed) == (Outcome.ERROR, 2, 2)
+    assert [q.edns_payload for q in stub.log] == [1232, 1232]
+
+
 def test_the_deadline_makes_a_late_reply_stray() -> None:
     with DnsStub(TXT, delay=0.4) as stub:  # every reply comes after the try's deadline
         settings = settings_for(stub, timeout=0.25, tries=2)
