@@ -514,22 +514,33 @@ def native_threads() -> int:
     return len(os.listdir("/proc/self/task")) - threading.active_count()
 
 
+async def steady_native_threads() -> int:
+    """The fewest native threads over a few looks: a Python thread that is just ending (a stub
+    handler's) leaves threading's list a moment before the kernel's, and counts as native in
+    that moment; an event thread stays."""
+    seen = []
+    for _ in range(5):
+        seen.append(native_threads())
+        await asyncio.sleep(0.01)
+    return min(seen)
+
+
 def test_no_event_thread(stub: DnsStub) -> None:
     names = [f"n{i}.test" for i in range(20)]
     for name in names:
         stub.fail(name, Fault.DROP)  # the stub's threads end at once; the queries stay open
 
     async def main() -> tuple[int, int]:
-        before = native_threads()
+        before = await steady_native_threads()
         async with ResolverPool(settings_for(stub, timeout=0.5)) as pool:
             pending = asyncio.gather(*(pool.txt(n) for n in names))
             await until(lambda: all(stub.count(n) >= 1 for n in names))  # all in flight
-            during = native_threads()
+            during = await steady_native_threads()
             await pending
         return before, during
 
     before, during = run(main())
-    assert during == before
+    assert during <= before  # none started (a leftover of an earlier test may end meanwhile)
     assert stub.count("n0.test") == 1
 
 
