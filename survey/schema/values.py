@@ -97,3 +97,20 @@ class ProblemKind(StrEnum):
 
     ERROR = "error"
     WARNING = "warning"
+
+
+class DkimKeyType(StrEnum):
+    """The key type of a DKIM key record (`k`; RFC 6376 §3.6.1, RFC 8463)."""
+
+    RSA = "rsa"
+    ED25519 = "ed25519"
+    UNKNOWN = "unknown"  # any other k value
+
+
+class DkimStatus(StrEnum):
+    """What DNS says of a domain's DKIM keys (`dkim_status`)."""
+
+    FOUND = "found"  # at least one listed selector has a key record (revoked included)
+    NONE_FOUND = "none_found"  # _domainkey.<d> exists, no listed selector answers
+    ABSENT = "absent"  # _domainkey.<d> is NXDOMAIN: no selector can exist (RFC 8020)
+    ERROR = "error"  # a needed lookup failed: unresolved, never absent
