@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 import threading
@@ -214,6 +215,38 @@ def report(
         allow_incomplete=allow_incomplete,
     )  # fmt: skip
     typer.echo(f"report written: {path}")
+
+
+@app.command()
+def scorecard(
+    watchlist: Annotated[Path, typer.Argument(help="CSV: domain, optional group and name.")],
+    snapshot: Annotated[Path, typer.Argument(help="A snapshot folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: reports/<label>/scorecard).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language: en or ja.")] = "en",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Grid formats, comma separated.")
+    ] = "png,svg",
+    nameserver: NameserverOpt = None,
+    timeout: TimeoutOpt = 2.0,
+    tries: TriesOpt = 3,
+) -> None:
+    """A watch list's DMARC, SPF, DKIM and DNSSEC: a table and a slide-ready grid.
+
+    Domains the snapshot lacks are checked on the spot with --nameserver, else shown as not
+    scanned (never as absent)."""
+    from survey.report.scorecard_out import make_scorecard
+
+    check = None
+    if nameserver:
+        from survey.scan.check import check_domains
+
+        settings = _settings(nameserver, 50, None, timeout, tries)
+        check = functools.partial(check_domains, settings=settings)
+    target = out or Path("reports") / snapshot.name / "scorecard"
+    files = make_scorecard(watchlist, snapshot, target, _lang(lang), _formats(fmt), check)
+    typer.echo(f"scorecard written: {', '.join(str(f) for f in files)}")
 
 
 @app.command()
