@@ -49,6 +49,8 @@ NAMESPACE_2 = "urn:ietf:params:xml:ns:dmarc-2.0"  # RFC 9990 §5
 KNOWN_NAMESPACES = frozenset({"", "http://dmarc.org/dmarc-xml/0.1", NAMESPACE_2})
 #: More messages than the world sends in a day: not a count, an error or an attack.
 MAX_COUNT = 10**12
+#: Report dates past this (2242) are not seconds since the epoch.
+MAX_DATE = 2**33
 _DIGITS = re.compile(r"\d{1,13}")
 
 
@@ -202,7 +204,10 @@ class _Reader:
         elif name == "record":
             self.seen += 1
             read = read_record(element, self.seen)
-            (self.refused if isinstance(read, Refusal) else self.records).append(read)
+            if isinstance(read, Refusal):
+                self.refused.append(read)
+            else:
+                self.records.append(read)
 
     def report(self) -> Report | Refusal:
         if self.root is None:  # iterparse saw no element: expat has already refused that
@@ -245,9 +250,9 @@ def _text(parent: Element | None, name: str) -> str | None:
 E = TypeVar("E", bound=StrEnum)
 
 
-def _closed(text: str | None, values: type[E], warnings: list[FlowWarning]) -> E | None:
+def closed_value(text: str | None, values: type[E], warnings: list[FlowWarning]) -> E | None:
     """`text` as a member of `values` (case-insensitive), or None (warning when it held one)."""
-    if text is None:
+    if not text:
         return None
     try:
         return values(text.lower())
@@ -263,7 +268,7 @@ def _integer(text: str | None) -> int | None:
 def _metadata(element: Element, warnings: list[FlowWarning]) -> Metadata:
     dates = _child_of(element, "date_range")
     begin, end = _integer(_text(dates, "begin")), _integer(_text(dates, "end"))
-    if begin is None or end is None:
+    if begin is None or end is None or max(begin, end) > MAX_DATE:
         warnings.append(FlowWarning.BAD_DATE_RANGE)
         begin = end = None
     return Metadata(
@@ -273,17 +278,18 @@ def _metadata(element: Element, warnings: list[FlowWarning]) -> Metadata:
 
 def _published(element: Element, warnings: list[FlowWarning]) -> Published:
     pct = _integer(_text(element, "pct"))
+    discovery = _text(element, "discovery_method")
     return Published(
         domain=_text(element, "domain"),
-        p=_closed(_text(element, "p"), Policy, warnings),
-        sp=_closed(_text(element, "sp"), Policy, warnings),
-        np=_closed(_text(element, "np"), Policy, warnings),
-        adkim=_closed(_text(element, "adkim"), Alignment, warnings),
-        aspf=_closed(_text(element, "aspf"), Alignment, warnings),
+        p=closed_value(_text(element, "p"), Policy, warnings),
+        sp=closed_value(_text(element, "sp"), Policy, warnings),
+        np=closed_value(_text(element, "np"), Policy, warnings),
+        adkim=closed_value(_text(element, "adkim"), Alignment, warnings),
+        aspf=closed_value(_text(element, "aspf"), Alignment, warnings),
         pct=pct if pct is not None and pct <= 100 else None,
         fo=_text(element, "fo"),
-        testing=_closed(_text(element, "testing"), Testing, warnings),
-        discovery_method=_closed(_text(element, "discovery_method"), DiscoveryMethod, warnings),
+        testing=closed_value(_text(element, "testing"), Testing, warnings),
+        discovery_method=closed_value(discovery, DiscoveryMethod, warnings),
     )
 
 
@@ -306,9 +312,9 @@ def read_record(element: Element, index: int) -> Record | Refusal:
         count=count,
         header_from=header_from,
         source_ip=_text(row, "source_ip"),
-        disposition=_closed(_text(evaluated, "disposition"), Disposition, warnings),
-        reported_dkim=_closed(_text(evaluated, "dkim"), DmarcResult, warnings),
-        reported_spf=_closed(_text(evaluated, "spf"), DmarcResult, warnings),
+        disposition=closed_value(_text(evaluated, "disposition"), Disposition, warnings),
+        reported_dkim=closed_value(_text(evaluated, "dkim"), DmarcResult, warnings),
+        reported_spf=closed_value(_text(evaluated, "spf"), DmarcResult, warnings),
         reasons=_reasons(evaluated, warnings),
         envelope_from=_text(identifiers, "envelope_from"),
         envelope_to=_text(identifiers, "envelope_to"),
@@ -320,7 +326,7 @@ def read_record(element: Element, index: int) -> Record | Refusal:
 
 def _reasons(evaluated: Element | None, warnings: list[FlowWarning]) -> tuple[OverrideReason, ...]:
     types = (_text(reason, "type") for reason in _children(evaluated, "reason"))
-    found = (_closed(text, OverrideReason, warnings) for text in types)
+    found = (closed_value(text, OverrideReason, warnings) for text in types)
     return tuple(reason for reason in found if reason is not None)
 
 
@@ -331,7 +337,7 @@ def _dkim_results(auth: Element | None, warnings: list[FlowWarning]) -> tuple[Dk
         if domain is None:
             warnings.append(FlowWarning.DKIM_WITHOUT_DOMAIN)
             continue
-        result = _closed(_text(dkim, "result"), DkimResult, warnings)
+        result = closed_value(_text(dkim, "result"), DkimResult, warnings)
         results.append(DkimAuth(domain, _text(dkim, "selector"), result))
     return tuple(results)
 
@@ -340,8 +346,8 @@ def _spf_results(auth: Element | None, warnings: list[FlowWarning]) -> tuple[Spf
     return tuple(
         SpfAuth(
             _text(spf, "domain") or "",
-            _closed(_text(spf, "scope"), SpfScope, warnings),
-            _closed(_text(spf, "result"), SpfResult, warnings),
+            closed_value(_text(spf, "scope"), SpfScope, warnings),
+            closed_value(_text(spf, "result"), SpfResult, warnings),
         )
         for spf in _children(auth, "spf")
     )

@@ -19,6 +19,7 @@ from survey.schema.flow_values import (
     DkimResult,
     DmarcResult,
     FlowFormat,
+    FlowReject,
     FlowWarning,
     OverrideReason,
     SpfClass,
@@ -88,6 +89,16 @@ FLOW_BY_NAME: dict[str, Column] = {column.name: column for column in FLOW_COLUMN
 FLOW_NAMES: tuple[str, ...] = tuple(FLOW_BY_NAME)
 #: The Arrow schema of every flow part.
 FLOW_ARROW_SCHEMA = pa.schema([(column.name, column.type) for column in FLOW_COLUMNS])
+
+#: `rejects.csv` of a flow snapshot: one line per document or record not read.
+REJECT_COLUMNS: tuple[Column, ...] = (
+    Column("input_file", STRING, "the input file"),
+    Column("input_member", STRING, "the zip member; null when not in a zip"),
+    Column("record", INT64, "the record (or table line) refused; null when the whole document was"),
+    Column("reason", STRING, "why", FlowReject),
+    Column("detail", STRING, "what was found"),
+)
+REJECT_ARROW_SCHEMA = pa.schema([(column.name, column.type) for column in REJECT_COLUMNS])
 
 
 if __name__ == "__main__":
