@@ -27,6 +27,7 @@ lab_app = typer.Typer(no_args_is_help=True, help="The offline lab: a synthetic z
 app.add_typer(lab_app, name="lab")
 
 DEFAULT_SNAPSHOTS = Path("data/snapshots")
+DEFAULT_FLOWS = Path("data/flows")
 
 NameserverOpt = Annotated[
     list[str] | None,
@@ -167,6 +168,86 @@ def _run_scan(
     if summary.status != "complete":
         typer.echo(f"survey: snapshot {summary.folder} is {summary.status}, not complete", err=True)
         raise typer.Exit(3)
+
+
+@app.command()
+def flows(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="INPUT...",
+            help="DMARC aggregate reports (.xml, .xml.gz, .zip), mail-flow tables (CSV, "
+            "Parquet), or folders of them.",
+        ),
+    ],
+    label: Annotated[
+        str | None, typer.Option(help="Flow snapshot label (default: current YYYY-MM).")
+    ] = None,
+    flows_dir: Annotated[
+        Path, typer.Option("--flows", help="Folder of flow snapshots.")
+    ] = DEFAULT_FLOWS,
+    files_per_part: Annotated[
+        int, typer.Option(min=1, help="Input files per Parquet part (and per resume step).")
+    ] = 100,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    max_report_mb: Annotated[
+        int, typer.Option(min=1, max=4096, help="MiB of one report once decompressed, at most.")
+    ] = 64,
+    max_ratio: Annotated[
+        int, typer.Option(min=2, help="Decompressed ÷ compressed size of a gzip or member.")
+    ] = 200,
+    max_members: Annotated[int, typer.Option(min=1, help="Members of one zip, at most.")] = (
+        10_000
+    ),
+    signers: Annotated[
+        Path | None, typer.Option(help="Signer table (service,suffix,documented_at).")
+    ] = None,
+    psl_file: Annotated[
+        Path | None, typer.Option("--psl", help="Public suffix list file to use.")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Read DMARC aggregate reports and mail-flow tables into a flow snapshot.
+
+    Exit status: 0 complete, 2 error (one line on stderr), 3 not complete (interrupted:
+    continue with --resume)."""
+    from survey.flows.archive import MIB, Limits
+    from survey.flows.pipeline import FlowOptions, run_flows
+    from survey.flows.signers import DEFAULT_SIGNERS
+
+    options = FlowOptions(
+        inputs=tuple(inputs),
+        flows=flows_dir,
+        label=label or default_label(),
+        files_per_part=files_per_part,
+        resume=resume,
+        limits=Limits(document_bytes=max_report_mb * MIB, ratio=max_ratio, members=max_members),
+        psl_path=psl_file,
+        signers_path=signers or DEFAULT_SIGNERS,
+    )
+    summary = run_flows(options)
+    if not quiet:
+        typer.echo(_flow_summary(summary.folder, summary.manifest))
+    if summary.status != "complete":
+        typer.echo(f"survey: flows {summary.folder} is {summary.status}, not complete", err=True)
+        raise typer.Exit(3)
+
+
+def _flow_summary(folder: Path, manifest: dict[str, object]) -> str:
+    counts = manifest["accounting"]
+    assert isinstance(counts, dict)
+    lines = [
+        f"flows written: {folder} ({manifest['status']})",
+        f"  files {counts['files']:,}; documents {counts['documents']:,} = parsed "
+        f"{counts['parsed']:,} + rejected {counts['rejected']:,}",
+        f"  records {counts['records']:,} = rows {counts['rows']:,} + rejected "
+        f"{counts['records_rejected']:,}; messages {counts['messages']:,}",
+    ]
+    rejects = manifest.get("rejects") or {}
+    assert isinstance(rejects, dict)
+    if rejects:
+        lines.append("  rejects: " + ", ".join(f"{k} {v:,}" for k, v in rejects.items()))
+    return "\n".join(lines)
 
 
 @app.command()
