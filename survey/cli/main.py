@@ -353,6 +353,15 @@ def lab_generate(
     out: Annotated[Path, typer.Option(help="Folder to write the lab to.")] = Path("lab"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     epoch: Annotated[int, typer.Option(min=0, help="0 this month, 1 the next.")] = 0,
+    reports: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also write DMARC aggregate reports for this many reporting domains (and a "
+            "flow table of as many others, and hostile files) into <out>/reports, with the "
+            "expected flows: input for `survey flows`.",
+        ),
+    ] = 0,
 ) -> None:
     """Write a synthetic zone, its domain list and the expected verdicts."""
     from survey.lab.generate import generate_lab
@@ -360,6 +369,10 @@ def lab_generate(
     paths = generate_lab(domains, out, seed=seed, epoch=epoch)
     typer.echo(f"lab of {domains} domains written to {out}")
     typer.echo(str(paths))
+    if reports:
+        from survey.lab.reports import write_flow_lab
+
+        typer.echo(str(write_flow_lab(out, reports)))
 
 
 @lab_app.command("serve")

@@ -38,9 +38,9 @@ from survey.schema.flow_values import (
     FlowReject,
     FlowWarning,
     OverrideReason,
+    PolicyTesting,
     SpfResult,
     SpfScope,
-    Testing,
 )
 from survey.schema.values import Policy
 
@@ -51,7 +51,7 @@ KNOWN_NAMESPACES = frozenset({"", "http://dmarc.org/dmarc-xml/0.1", NAMESPACE_2}
 MAX_COUNT = 10**12
 #: Report dates past this (2242) are not seconds since the epoch.
 MAX_DATE = 2**33
-_DIGITS = re.compile(r"\d{1,13}")
+_DIGITS = re.compile(r"[0-9]{1,13}")  # ASCII digits only: int() takes any script's
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ class Published:
     aspf: Alignment | None = None
     pct: int | None = None
     fo: str | None = None
-    testing: Testing | None = None
+    testing: PolicyTesting | None = None
     discovery_method: DiscoveryMethod | None = None
 
 
@@ -157,7 +157,7 @@ def parse_report(data: bytes) -> Report | Refusal:
                 return refusal
     except DefusedXmlException as exc:
         return Refusal(FlowReject.XML_FORBIDDEN, type(exc).__name__)
-    except ParseError as exc:
+    except (ParseError, LookupError) as exc:  # LookupError: an encoding Python does not know
         return Refusal(FlowReject.XML_ERROR, str(exc))
     return reader.report()
 
@@ -288,7 +288,7 @@ def _published(element: Element, warnings: list[FlowWarning]) -> Published:
         aspf=closed_value(_text(element, "aspf"), Alignment, warnings),
         pct=pct if pct is not None and pct <= 100 else None,
         fo=_text(element, "fo"),
-        testing=closed_value(_text(element, "testing"), Testing, warnings),
+        testing=closed_value(_text(element, "testing"), PolicyTesting, warnings),
         discovery_method=closed_value(discovery, DiscoveryMethod, warnings),
     )
 

@@ -22,10 +22,10 @@ from survey.schema.flow_values import (
     FlowReject,
     FlowWarning,
     OverrideReason,
+    PolicyTesting,
     SpfClass,
     SpfResult,
     SpfScope,
-    Testing,
 )
 from survey.schema.values import Policy
 
@@ -54,7 +54,7 @@ FLOW_COLUMNS: tuple[Column, ...] = (
     Column("policy_aspf", STRING, "`aspf`; null when not stated (then `r` applies)", Alignment),
     Column("policy_pct", INT16, "`pct` (RFC 7489 reports)"),
     Column("policy_fo", STRING, "`fo` as written"),
-    Column("policy_testing", STRING, "`testing`, the `t` tag (RFC 9990)", Testing),
+    Column("policy_testing", STRING, "`testing`, the `t` tag (RFC 9990)", PolicyTesting),
     Column("discovery_method", STRING, "how the policy was found (RFC 9990)", DiscoveryMethod),
     Column("source_ip", STRING, "the connecting IP address (`row/source_ip`)"),
     Column("messages", INT64, "messages the row stands for (`row/count`)"),

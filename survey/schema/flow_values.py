@@ -57,7 +57,7 @@ class Alignment(StrEnum):
     STRICT = "s"
 
 
-class Testing(StrEnum):
+class PolicyTesting(StrEnum):
     """The `t` tag as an RFC 9990 report states it (`policy_testing`)."""
 
     NO = "n"
