@@ -42,10 +42,11 @@ class SignerTable:
     def load(cls, path: Path = DEFAULT_SIGNERS) -> SignerTable:
         try:
             with Path(path).open(encoding="utf-8", newline="") as lines:
-                rows = list(csv.DictReader(lines))
-        except (OSError, UnicodeDecodeError) as exc:
+                reader = csv.DictReader(lines)
+                rows = list(reader)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise InputError(f"cannot read the signer table {path}: {exc}") from exc
-        if rows and not set(COLUMNS) <= rows[0].keys():
+        if not set(COLUMNS) <= set(reader.fieldnames or ()):
             raise InputError(f"signer table {path}: needs the columns {','.join(COLUMNS)}")
         return cls.from_rows(rows, str(path))
 

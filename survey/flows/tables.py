@@ -94,7 +94,8 @@ def _parquet_rows(path: Path) -> Iterator[TableRow | Refusal]:
     for batch in table.iter_batches(batch_size=_BATCH, columns=wanted):
         for row in batch.to_pylist():
             line += 1
-            yield read_row({k: None if v is None else str(v) for k, v in row.items()}, line)
+            # A Parquet null is an empty cell, not a missing one.
+            yield read_row({k: "" if v is None else str(v) for k, v in row.items()}, line)
 
 
 def read_row(row: Mapping[str | None, str | None], line: int) -> TableRow | Refusal:
