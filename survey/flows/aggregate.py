@@ -1,11 +1,12 @@
-"""DMARC aggregate reports: the XML of RFC 7489 Appendix C and of RFC 9990 §3, read safely.
+"""DMARC aggregate reports: the XML of RFC 7489 Appendix C and of RFC 9990, read safely.
 
 Pure: the bytes of one report in, a frozen `Report` (or the `Refusal` of the whole document)
-out. The XML is untrusted mail content (RFC 9990 §7, "Report Contents as an Attack"), so it is
-parsed by defusedxml with DTDs forbidden: a billion-laughs or external-entity document is
-refused before any entity is declared, let alone expanded. The parse is incremental
-(`iterparse`) and each `record` is dropped from the tree once read, so memory follows the size
-of one record, not of the report; the caller bounds the size of the document itself.
+out. The XML is untrusted mail content (RFC 9990, Security Considerations, "Report Contents as
+an Attack"), so it is parsed by defusedxml with DTDs forbidden: a billion-laughs or external-
+entity document is refused before any entity is declared, let alone expanded. The parse is
+incremental (`iterparse`) and each `record` is dropped from the tree once read, so memory
+follows the size of one record, not of the report; the caller bounds the size of the document
+itself.
 
 Both versions share their element names; RFC 9990 puts them in the namespace
 `urn:ietf:params:xml:ns:dmarc-2.0` and adds `np`, `testing`, `discovery_method` and the
@@ -44,7 +45,7 @@ from survey.schema.flow_values import (
 )
 from survey.schema.values import Policy
 
-NAMESPACE_2 = "urn:ietf:params:xml:ns:dmarc-2.0"  # RFC 9990 §5
+NAMESPACE_2 = "urn:ietf:params:xml:ns:dmarc-2.0"  # RFC 9990, IANA Considerations
 #: Namespaces a report may carry: none (RFC 7489 as sent), the draft XSD's, RFC 9990's.
 KNOWN_NAMESPACES = frozenset({"", "http://dmarc.org/dmarc-xml/0.1", NAMESPACE_2})
 #: More messages than the world sends in a day: not a count, an error or an attack.

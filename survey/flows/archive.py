@@ -1,12 +1,12 @@
 """Finding the input files and opening them: plain XML, gzip, zip (every member), tables.
 
-Reports arrive as mail attachments, so every byte is untrusted (RFC 9990 §7: "the archive
-decompressor and XML parser are at risk to resource exhaustion attacks (zip bomb or XML
-bomb)"). Decompression is bounded three ways (`Limits`): the bytes of one document once
-decompressed, the ratio of decompressed to compressed bytes (a bomb compresses ~1000:1, real
-reports ~10-40:1; the ratio is checked past a floor, so that small documents never trip it),
-and the members of one zip. A document past a limit, a truncated gzip or a corrupt member is
-refused with its reason and the reading goes on: one bad member costs only itself.
+Reports arrive as mail attachments, so every byte is untrusted (RFC 9990, Security
+Considerations: "the archive decompressor and XML parser are at risk to resource exhaustion
+attacks (zip bomb or XML bomb)"). Decompression is bounded three ways (`Limits`): the bytes of
+one document once decompressed, the ratio of decompressed to compressed bytes (a bomb compresses
+~1000:1, reports measured 2-50:1; the ratio is checked past a floor, so that small documents never
+trip it), and the members of one zip. A document past a limit, a truncated gzip or a corrupt
+member is refused with its reason and the reading goes on: one bad member costs only itself.
 
 A document is a report (XML, decompressed into memory, at most `Limits.document_bytes`) or a
 flow table (CSV, gzip CSV or Parquet, streamed from disk by `survey.flows.tables`). The kind is

@@ -3,8 +3,8 @@
 Every document (a file, or a zip member) ends as parsed or rejected; every record as a row or a
 rejected record: `documents = parsed + rejected`, `records = rows + records_rejected`. A report
 seen before (same organization, report ID, policy domain and period) is a `duplicate_report`:
-mail systems re-send reports under the same name (RFC 9990 §4), and operators' folders hold
-copies; counting one twice would double its messages.
+mail systems re-send reports under the same file name (RFC 9990, transport by email), and
+operators' folders hold copies; counting one twice would double its messages.
 """
 
 from __future__ import annotations

@@ -404,7 +404,7 @@ def _assign(domain: Domain, flows: list[Flow]) -> dict[Reporter, list[Flow]]:
 
 
 def _name(reporter: Reporter, domain: Domain) -> str:
-    """The RFC 9990 §4 attachment name: receiver!policy-domain!begin!end."""
+    """The attachment name of RFC 9990 (transport by email): receiver!policy-domain!begin!end."""
     return f"{reporter.org}!{domain.name}!{BEGIN}!{BEGIN + DAY - 1}"
 
 

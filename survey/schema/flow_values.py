@@ -1,8 +1,8 @@
 """The closed value sets of flow snapshots (`survey flows`). Schema: values are only appended.
 
-Report fields follow the XML schemas of DMARC aggregate reports: RFC 7489 Appendix C and
-RFC 9990 §3 (namespace `urn:ietf:params:xml:ns:dmarc-2.0`); DKIM and SPF results are those of
-RFC 8601 §2.7.1 and §2.7.2. The classes (`dkim`, `spf`, `dmarc`) are the survey's own.
+Report fields follow the XML schemas of DMARC aggregate reports: RFC 7489 Appendix C and RFC
+9990 (its XML schema; namespace `urn:ietf:params:xml:ns:dmarc-2.0`); DKIM and SPF results are
+those of RFC 8601 §2.7.1 and §2.7.2. The classes (`dkim`, `spf`, `dmarc`) are the survey's own.
 """
 
 from enum import StrEnum
