@@ -23,17 +23,26 @@ import json
 import random
 import zipfile
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from survey import DATA_DIR
 from survey.errors import LabError
 from survey.lab import hostile
+from survey.lab.flowcases import (
+    CASES,
+    TABLE_CASES,
+    Domain,
+    Flow,
+    Services,
+    disposition,
+    flows_of,
+    lab_domain,
+    load_services,
+)
 
 BEGIN = 1_764_547_200  # 2025-12-01T00:00:00Z: every report covers that UTC day
 DAY = 86_400
@@ -56,158 +65,6 @@ REPORTERS = (
     Reporter("receiver.example", "rfc9990", "gz"),
     Reporter("mx.example.jp", "rfc9990", "bundle"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Flow:
-    """A flow of messages and the truth about it."""
-
-    case: str
-    header_from: str
-    messages: int
-    dkim: tuple[tuple[str, str | None, str], ...]  # (d=, selector, result)
-    spf: tuple[tuple[str, str | None, str], ...]  # (domain, scope, result)
-    expect_dkim: str
-    expect_service: str | None
-    expect_spf: str
-    reasons: tuple[str, ...] = ()
-
-    @property
-    def passes(self) -> bool:
-        return self.expect_dkim == "self" or self.expect_spf == "aligned"
-
-
-@dataclass(frozen=True, slots=True)
-class Domain:
-    """A lab domain as the reports see it."""
-
-    name: str
-    messages: int
-    policy: str  # the policy a receiver applies (effective p)
-    strict: bool  # adkim=s published
-    bits: int
-
-
-def load_services(path: Path = DATA_DIR / "signers.csv") -> Services:
-    """(service, suffix) of the signer table: the lab signs as those services do."""
-    with path.open(encoding="utf-8", newline="") as lines:
-        return [(row["service"], row["suffix"]) for row in csv.DictReader(lines)]
-
-
-def _signer(service_suffix: str, domain: str) -> str:
-    """A d= as the service writes it for a customer (Google: a gappssmtp.com subdomain)."""
-    if service_suffix == "gappssmtp.com":
-        return f"{domain.replace('.', '-')}.20230601.gappssmtp.com"
-    if service_suffix == "onmicrosoft.com":
-        return f"{domain.split('.')[0]}.onmicrosoft.com"
-    return service_suffix
-
-
-# --- the cases: what is signed and checked, and what a correct reading finds ---------------
-
-Services = list[tuple[str, str]]
-Case = Callable[[Domain, random.Random, Services], Flow]
-
-
-def _self(d: Domain, rng: random.Random, services: Services) -> Flow:
-    dkim, spf = ((d.name, "s1", "pass"),), ((d.name, "mfrom", "pass"),)
-    return Flow("self", d.name, 0, dkim, spf, "self", "self", "aligned")
-
-
-def _self_subdomain(d: Domain, rng: random.Random, services: Services) -> Flow:
-    # d=mail.<domain>: aligned under relaxed (same organization), not under adkim=s
-    # (RFC 7489 §3.1.1); the signer is the author's own organization either way.
-    dkim, spf = ((f"mail.{d.name}", "k1", "pass"),), ((f"bounce.{d.name}", "mfrom", "fail"),)
-    expect = "third_party" if d.strict else "self"
-    return Flow("self_subdomain", d.name, 0, dkim, spf, expect, "self", "fail")
-
-
-def _service(d: Domain, rng: random.Random, services: Services) -> Flow:
-    name, suffix = rng.choice(services)
-    dkim = ((_signer(suffix, d.name), "s", "pass"),)
-    spf = ((f"bounces.{suffix}", "mfrom", "pass"),)
-    return Flow("service", d.name, 0, dkim, spf, "third_party", name, "unaligned")
-
-
-def _service_spf_aligned(d: Domain, rng: random.Random, services: Services) -> Flow:
-    name, suffix = rng.choice(services)
-    dkim, spf = ((_signer(suffix, d.name), "s", "pass"),), ((f"em123.{d.name}", "mfrom", "pass"),)
-    return Flow("service_spf_aligned", d.name, 0, dkim, spf, "third_party", name, "aligned")
-
-
-def _unknown_signer(d: Domain, rng: random.Random, services: Services) -> Flow:
-    signer = f"mailer.{rng.choice(('postsafe', 'inboxwatch', 'mxshield'))}-esp.net"
-    dkim = ((signer, "x", "pass"), (d.name, "s1", "fail"))
-    spf = ((signer, "mfrom", "softfail"),)
-    return Flow("unknown_signer", d.name, 0, dkim, spf, "third_party", "other", "fail")
-
-
-def _forwarded(d: Domain, rng: random.Random, services: Services) -> Flow:
-    dkim, spf = ((d.name, "s1", "fail"),), ((d.name, "mfrom", "fail"),)
-    return Flow("forwarded", d.name, 0, dkim, spf, "fail", None, "fail", ("forwarded",))
-
-
-def _temperror(d: Domain, rng: random.Random, services: Services) -> Flow:
-    dkim, spf = ((d.name, "s1", "temperror"),), ((d.name, "mfrom", "temperror"),)
-    return Flow("temperror", d.name, 0, dkim, spf, "fail", None, "fail")
-
-
-def _unsigned_spoof(d: Domain, rng: random.Random, services: Services) -> Flow:
-    spf = ((d.name, "mfrom", "fail"),)
-    return Flow("unsigned_spoof", d.name, 0, (), spf, "unsigned", None, "fail")
-
-
-def _unsigned_spf_aligned(d: Domain, rng: random.Random, services: Services) -> Flow:
-    # A DKIM result `none`: not signed (RFC 8601 §2.7.1).
-    dkim, spf = ((d.name, None, "none"),), ((d.name, "mfrom", "pass"),)
-    return Flow("unsigned_spf_aligned", d.name, 0, dkim, spf, "unsigned", None, "aligned")
-
-
-def _helo_only(d: Domain, rng: random.Random, services: Services) -> Flow:
-    # Only a HELO result: DMARC uses MAIL FROM, so SPF counts as none.
-    dkim, spf = ((d.name, "s1", "pass"),), ((f"mx.{d.name}", "helo", "pass"),)
-    return Flow("helo_only", d.name, 0, dkim, spf, "self", "self", "none")
-
-
-def _no_spf(d: Domain, rng: random.Random, services: Services) -> Flow:
-    return Flow("no_spf", d.name, 0, ((d.name, "s1", "pass"),), (), "self", "self", "none")
-
-
-#: (case, weight in messages). Every reported domain gets each case once its volume allows.
-CASES: tuple[tuple[Case, int], ...] = (
-    (_self, 40), (_self_subdomain, 6), (_service, 14), (_service_spf_aligned, 8),
-    (_unknown_signer, 5), (_forwarded, 5), (_temperror, 2), (_unsigned_spoof, 8),
-    (_unsigned_spf_aligned, 6), (_helo_only, 3), (_no_spf, 3),
-)  # fmt: skip
-#: Cases a table can state (no selectors, no scopes: HELO-only cannot be written).
-TABLE_CASES = tuple((case, w) for case, w in CASES if case is not _helo_only)
-
-
-def split(total: int, weights: list[int]) -> list[int]:
-    """`total` in parts proportional to `weights`, summing to `total` exactly."""
-    whole = sum(weights)
-    parts = [total * w // whole for w in weights]
-    parts[0] += total - sum(parts)
-    return parts
-
-
-def flows_of(domain: Domain, cases: tuple[tuple[Case, int], ...], services: list) -> list[Flow]:
-    """The domain's messages as flows of each case (cases with no message left out)."""
-    rng = random.Random(domain.bits)
-    counts = split(domain.messages, [w for _, w in cases])
-    flows = []
-    for (case, _), count in zip(cases, counts, strict=True):
-        if count > 0:
-            flows.append(replace(case(domain, rng, services), messages=count))
-    return flows
-
-
-def disposition(flow: Flow, domain: Domain, rfc: str) -> str:
-    """What the receiver did: the policy for mail failing DMARC (RFC 7489 §6.6.4), none or
-    RFC 9990's `pass` for mail passing it."""
-    if flow.passes:
-        return "pass" if rfc == "rfc9990" else "none"
-    return domain.policy
 
 
 # --- the XML ---------------------------------------------------------------------------------
@@ -345,11 +202,6 @@ class _Truth:
         self.rejects.append((file, member, record, reason))
 
 
-def _domain(name: str, messages: int, policy: str) -> Domain:
-    bits = int.from_bytes(name.encode()[-8:].rjust(8, b"\0"), "big") ^ len(name) * 0x9E3779B1
-    return Domain(name, messages, policy, strict=bits % 5 == 0, bits=bits & 0xFFFFFFFF)
-
-
 def _lab_domains(lab: Path, count: int) -> tuple[list[Domain], list[Domain]]:
     """The first `count` domains (by rank) that ask for reports, and as many that do not."""
     with (lab / "domains.csv").open(encoding="ascii") as lines:
@@ -361,7 +213,7 @@ def _lab_domains(lab: Path, count: int) -> tuple[list[Domain], list[Domain]]:
     unreported: list[Domain] = []
     for row in expected.to_pylist():
         policy = row["dmarc_effective_p"] or "none"
-        domain = _domain(row["domain"], messages[row["domain"]], policy)
+        domain = lab_domain(row["domain"], messages[row["domain"]], policy)
         wanted = reported if row["rua_vendors"] and row["dmarc_effective_p"] else unreported
         if len(wanted) < count:
             wanted.append(domain)
@@ -552,7 +404,7 @@ def _fixture(
 ) -> tuple[bytes, Reporter, Domain, list[Flow]]:
     """A report of FIXTURE by the receiver `fixture-<org>.example`, with `bad` bad counts."""
     reporter = Reporter(f"fixture-{org}.example", "rfc7489", "xml")
-    domain = _domain(FIXTURE, 5_000, "reject")
+    domain = lab_domain(FIXTURE, 5_000, "reject")
     flows = flows_of(domain, CASES[:4], services)
     extra = "".join(_record(reporter, domain, flows[0], count) for count in ("-3", "12abc")[:bad])
     return report_xml(reporter, domain, flows, extra), reporter, domain, flows
