@@ -65,7 +65,7 @@ OFFICIAL_VECTORS = [
 
 @pytest.mark.parametrize(("name", "expected"), OFFICIAL_VECTORS)
 def test_official_vectors(name: str, expected: str | None) -> None:
-    from survey.input.stream import normalise
+    from survey.input.names import normalise
 
     assert psl.organizational_domain(name) == (expected or normalise(name))
 

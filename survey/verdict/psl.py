@@ -34,7 +34,7 @@ from publicsuffix2 import PublicSuffixList
 
 from survey import DATA_DIR
 from survey.errors import InputError
-from survey.input.stream import normalise
+from survey.input.names import normalise
 
 #: The list shipped with the repository.
 DEFAULT_LIST = DATA_DIR / "public_suffix_list.dat"
