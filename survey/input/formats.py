@@ -89,10 +89,9 @@ def _looks_binary(sample: bytes) -> bool:
     return bad > max(1, len(text) // 20)
 
 
-def split_csv(line: str) -> list[str]:
-    """The stripped cells of one CSV line."""
-    cells = next(csv.reader([line])) if '"' in line else line.split(",")
-    return [cell.strip() for cell in cells]
+def _cells(line: str) -> list[str]:
+    """The stripped cells of one CSV line (`line` holds no line break)."""
+    return [cell.strip() for cell in next(csv.reader([line]), [])]
 
 
 def _first_data_line(sample: bytes) -> str | None:
@@ -113,7 +112,7 @@ def _header_layout(path: Path, gzipped: bool, names: list[str]) -> Layout:
 def _text_layout(path: Path, gzipped: bool, first: str | None) -> Layout:
     """Plain text, CSV with header, or headerless Tranco, from the first data line."""
     content = "" if first is None else first.split("#", 1)[0].strip()
-    names = [cell.lower() for cell in split_csv(content)]
+    names = [cell.lower() for cell in _cells(content)]
     if "domain" in names:
         return _header_layout(path, gzipped, names)
     if "," not in content:

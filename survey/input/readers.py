@@ -1,12 +1,10 @@
 """The records of a domain list, one format at a time, and the checks of one record.
 
-`rows(layout)` yields every record of a text, CSV or Tranco file, or of a Parquet file,
-as a `Row` of raw cells, or as a `Reject` when the record cannot even be read: a line that is
-not UTF-8 is rejected alone (`invalid_encoding`), a line over `MAX_LINE_BYTES` too
-(`line_too_long`, only its first 256 characters are kept as text, and the rest of the line is
-skipped unread). CSV cells are split per line (quoted cells are honoured, a quoted newline
-inside a cell is not supported). `parse_row` then normalises and validates the name and checks
-the rank and the weight.
+`rows(layout)` yields every record of the file in file order: a `Row` of its raw cells, or a
+`Reject` when the record cannot even be read (too long, not UTF-8, an unclosed quote: see
+`survey.input.lines`). Text files are read a line at a time, CSV and Tranco files through the
+`csv` module, Parquet files in record batches. `parse_row` then normalises and validates the
+name and checks the rank (an integer ≥ 1) and the weight (an integer ≥ 0); empty cells are None.
 """
 
 from __future__ import annotations
@@ -19,11 +17,11 @@ from typing import BinaryIO
 
 import pyarrow.parquet as pq
 
-from survey.input.formats import Fields, InputFormat, Layout, open_binary, split_csv
+from survey.input.formats import Column, Fields, InputFormat, Layout, open_binary
+from survey.input.lines import CsvRecords, physical_lines, too_long
 from survey.input.names import normalise, validate
-from survey.input.rejects import MAX_LINE_BYTES, Reject
+from survey.input.rejects import Reject
 
-REJECT_TEXT_CHARS = 256
 PARQUET_BATCH = 65_536
 
 _INTEGER = re.compile(r"\s*\+?(\d+)(?:\.0*)?\s*\Z")
@@ -90,44 +88,12 @@ def parse_row(row: Row) -> InputDomain | Reject:
 # --- text, CSV, Tranco -----------------------------------------------------------------------
 
 
-def _physical_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes, bool]]:
-    """(1-based number, bytes, too_long); a too-long line is cut and its rest skipped, so a
-    single huge line never has to fit in memory."""
-    number = 0
-    while line := stream.readline(MAX_LINE_BYTES + 1):
-        number += 1
-        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
-            yield number, line, False
-            continue
-        rest = line
-        while rest and not rest.endswith(b"\n"):
-            rest = stream.readline(MAX_LINE_BYTES)
-        yield number, line, True
-
-
-def _cell(cells: list[str], index: int | str | None) -> str | None:
-    return cells[index] if isinstance(index, int) and index < len(cells) else None
-
-
-def _text_row(number: int, text: str, layout: Layout) -> Row | None:
-    """The record of one decoded line, None for a blank or comment line."""
-    if layout.format is InputFormat.TEXT:
-        content = text.split("#", 1)[0].strip()
-        return Row(number, text.strip(), content, None, None) if content else None
-    stripped = text.strip()
-    if not stripped or stripped.startswith("#"):
-        return None
-    cells = split_csv(stripped)
-    domain, weight, rank = (_cell(cells, index) for index in layout.fields)
-    return Row(number, stripped, domain, weight, rank)
-
-
-def _text_rows(stream: BinaryIO, layout: Layout) -> Iterator[Row | Reject]:
-    header_pending = layout.header
-    for number, raw, too_long in _physical_lines(stream):
-        if too_long:
-            text = raw[:REJECT_TEXT_CHARS].decode("utf-8", errors="backslashreplace")
-            yield Reject(number, text, "line_too_long")
+def _text_rows(stream: BinaryIO) -> Iterator[Row | Reject]:
+    """One name a line; blank lines and `#` comments (whole-line or trailing) skipped."""
+    for line in physical_lines(stream):
+        number, raw, cut = line
+        if cut:
+            yield too_long(line)
             continue
         try:
             text = raw.decode("utf-8").removeprefix("\ufeff")
@@ -135,11 +101,26 @@ def _text_rows(stream: BinaryIO, layout: Layout) -> Iterator[Row | Reject]:
             text = raw.decode("utf-8", errors="backslashreplace").strip()
             yield Reject(number, text, "invalid_encoding")
             continue
-        row = _text_row(number, text, layout)
-        if row is not None and header_pending:
+        if content := text.split("#", 1)[0].strip():
+            yield Row(number, text.strip(), content, None, None)
+
+
+def _cell(cells: list[str], index: Column) -> str | None:
+    return cells[index].strip() if isinstance(index, int) and index < len(cells) else None
+
+
+def _csv_rows(stream: BinaryIO, layout: Layout) -> Iterator[Row | Reject]:
+    """The records of a CSV (the header, if any, skipped) with the layout's cells."""
+    header_pending = layout.header
+    domain, weight, rank = layout.fields
+    for record in CsvRecords(stream):
+        if isinstance(record, Reject):
+            yield record
+        elif header_pending:
             header_pending = False
-        elif row is not None:
-            yield row
+        else:
+            number, text, cells = record
+            yield Row(number, text, _cell(cells, domain), _cell(cells, weight), _cell(cells, rank))
 
 
 # --- Parquet ---------------------------------------------------------------------------------
@@ -170,4 +151,7 @@ def rows(layout: Layout) -> Iterator[Row | Reject]:
         yield from _parquet_rows(layout)
         return
     with open_binary(layout.source, layout.gzipped) as stream:
-        yield from _text_rows(stream, layout)
+        if layout.format is InputFormat.TEXT:
+            yield from _text_rows(stream)
+        else:
+            yield from _csv_rows(stream, layout)

@@ -36,6 +36,11 @@ REJECT_REASONS: dict[str, str] = {
     "numeric_tld": "the last label is all digits (RFC 3696 §2), e.g. 1.2.3",
     "bad_rank": "the rank is not an integer ≥ 1",
     "bad_weight": "the weight (or messages) is not an integer ≥ 0",
+    "unclosed_quote": (
+        f"a quoted CSV cell still open after {MAX_LINE_BYTES} bytes or at the end of the file; "
+        "the lines after this one are read again as records"
+    ),
+    "csv_syntax": "the csv module cannot read the record (a carriage return in an unquoted cell)",
 }
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -32,8 +32,9 @@ __all__ = ["DomainStream", "InputCounts", "InputDomain", "Reject", "read_domains
 
 @dataclass(frozen=True, slots=True)
 class InputCounts:
-    """`lines`: records examined (non-blank, non-comment lines or Parquet rows, no header);
-    `lines == accepted + rejected`; `duplicates`: accepted records merged into an earlier one."""
+    """`lines`: records examined (non-blank, non-comment lines, CSV records, which may span
+    lines, or Parquet rows; no header); `lines == accepted + rejected`; `duplicates`: accepted
+    records merged into an earlier one."""
 
     lines: int
     accepted: int
