@@ -111,7 +111,7 @@ def replay_once(data: Path, profile: Path | None, keep: Path | None) -> dict[str
     import pyarrow as pa
 
     from survey.dns.loop import run
-    from survey.scan.pipeline import DomainScanner, scan_chunk, verdicts_to_table
+    from survey.scan.scanner import DomainScanner, scan_chunk, verdicts_to_table
     from survey.store.snapshot import SnapshotWriter
     from survey.verdict import psl
     from survey.verdict.vendors import VendorTable

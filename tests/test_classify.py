@@ -1,21 +1,17 @@
-"""classify: lookup answers → verdict, per DESIGN.md and RFC 7489 §6.6.3 / §7.1."""
+"""classify: lookup answers → verdict, per RFC 7489 §6.6.3 (policy discovery) and §7.1."""
 
 from __future__ import annotations
 
 import pytest
 
 from survey.dns.outcome import TxtAnswer
-from survey.schema.values import Outcome
+from survey.schema.values import Outcome, Status
 from survey.store.snapshot import COLUMNS
 from survey.verdict import psl
-from survey.verdict.classify import (
-    VERDICT_FIELDS,
-    DomainLookups,
-    authorization_names,
-    classify,
-    domain_type,
-    needs_org_lookup,
-)
+from survey.verdict.authorization import authorization_names
+from survey.verdict.classify import classify
+from survey.verdict.policy import DomainLookups, needs_org_lookup
+from survey.verdict.row import VERDICT_FIELDS, domain_type
 from survey.verdict.vendors import VendorTable
 
 OK, NX, NODATA = Outcome.OK, Outcome.NXDOMAIN, Outcome.NODATA
@@ -70,7 +66,7 @@ def verdict(**kwargs):
     ],
 )
 def test_domain_type_table(dmarc: str, spf: str, expected: str | None) -> None:
-    assert domain_type(dmarc, spf) == expected
+    assert domain_type(Status(dmarc), Status(spf)) == expected
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,10 @@ from survey.lab.compare import ANSWERS, COMPARED, differing, expected_rows, snap
 from survey.lab.faults import Action, FaultPlan, FaultProxy, Window, cut_copy, decide
 from survey.scan.pipeline import ScanOptions, ScanSummary, run_scan
 from survey.scan.retry import RetryOptions, run_retry
+from survey.schema.codes import DmarcCode
 from survey.store.snapshot import SnapshotWriter
-from survey.verdict.classify import REPORT_AUTH_UNRESOLVED
+
+REPORT_AUTH_UNRESOLVED = DmarcCode.REPORT_AUTH_UNRESOLVED
 
 N = 1000
 UNAUTHORIZED = {"rua_unauthorized", "ruf_unauthorized"}

@@ -24,25 +24,19 @@ from survey.records.dmarc import DMARC_CODES, discover, parse_dmarc_record, repo
 from survey.records.spf import SPF_CODES, discover_spf, parse_spf_record
 from survey.report.write import write_report
 from survey.scan.check import render_text
+from survey.schema.codes import DmarcCode
 from survey.schema.values import Outcome
-from survey.verdict.classify import (
-    DISCARDED_TEXT,
-    MULTIPLE_RECORDS,
-    REPORT_AUTH_UNRESOLVED,
-    RUA_UNAUTHORIZED,
-    RUF_UNAUTHORIZED,
-    DomainLookups,
-    classify,
-)
+from survey.verdict.classify import classify
+from survey.verdict.policy import DomainLookups
 from survey.verdict.psl import organizational_domain
 from survey.verdict.vendors import VendorTable
 
 CLASSIFY_CODES = {
-    DISCARDED_TEXT,
-    MULTIPLE_RECORDS,
-    REPORT_AUTH_UNRESOLVED,
-    RUA_UNAUTHORIZED,
-    RUF_UNAUTHORIZED,
+    DmarcCode.DISCARDED_TEXT,
+    DmarcCode.MULTIPLE_RECORDS,
+    DmarcCode.REPORT_AUTH_UNRESOLVED,
+    DmarcCode.RUA_UNAUTHORIZED,
+    DmarcCode.RUF_UNAUTHORIZED,
 }
 DMARC_KNOWN = set(DMARC_CODES) | CLASSIFY_CODES
 SPF_KNOWN = set(SPF_CODES)

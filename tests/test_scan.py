@@ -17,6 +17,7 @@ import pytest
 from survey.dns.settings import ResolverSettings
 from survey.lab.compare import column_differences, expected_rows, snapshot_rows
 from survey.scan.pipeline import ScanOptions, run_scan
+from survey.schema.columns import ARROW_SCHEMA, values_outside_schema
 from survey.store.snapshot import Snapshot
 
 pytestmark = pytest.mark.knot
@@ -99,6 +100,15 @@ def test_snapshot_has_schema_columns_and_raw_evidence(lab_scan) -> None:
     assert has_record.dmarc_record.notna().all()
     long_spf = frame.spf_record.dropna().str.len().max()
     assert long_spf > 1232  # only arrives whole over TCP: Knot truncates UDP at 1232 bytes
+
+
+def test_every_closed_column_holds_only_schema_values(lab_scan) -> None:
+    _, snapshot = lab_scan
+    table = snapshot.to_table()
+    assert table.schema.equals(ARROW_SCHEMA)
+    assert values_outside_schema(table) == {}
+    for name in ("type", "dmarc_errors", "spf_warnings"):  # the lab exercises these sets
+        assert table.column(name).null_count < table.num_rows
 
 
 def free_port() -> int:

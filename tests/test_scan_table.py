@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from survey.dns.outcome import TxtAnswer
-from survey.scan.pipeline import verdicts_to_table
+from survey.scan.scanner import verdicts_to_table
 from survey.schema.values import Outcome
 from survey.store.snapshot import SCHEMA
 from survey.verdict import psl
-from survey.verdict.classify import VERDICT_FIELDS, DomainLookups, classify
+from survey.verdict.classify import classify
+from survey.verdict.policy import DomainLookups
+from survey.verdict.row import VERDICT_FIELDS
 from survey.verdict.vendors import VendorTable
 
 AT = dt.datetime(2026, 11, 1, 12, 30, tzinfo=dt.UTC)

@@ -126,7 +126,7 @@ def _events(script: Script) -> list[tuple[float, Event]]:
     if isinstance(script, list):
         return list(script)
     if isinstance(script, tuple):
-        return [script]  # type: ignore[list-item]
+        return [script]
     return [(0.0, script)]  # type: ignore[list-item]
 
 
@@ -141,7 +141,7 @@ def fake_transport(answer: Answer) -> TransportFactory:
     return factory
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """Polls the real descriptors without blocking; a wait for a timer moves the clock."""
 
     def __init__(self, clock: "VirtualClockLoop") -> None:

@@ -50,7 +50,7 @@ def cell(value: object) -> object:
 
 def rows_by_domain(frame: pd.DataFrame) -> dict[str, dict[str, object]]:
     records = frame.to_dict("records")
-    return {r["domain"]: {k: cell(v) for k, v in r.items()} for r in records}
+    return {str(r["domain"]): {str(k): cell(v) for k, v in r.items()} for r in records}
 
 
 def expected_rows(lab_folder: Path) -> dict[str, dict[str, object]]:

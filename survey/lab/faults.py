@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import TracebackType
+from typing import Any
 
 from dnslib import EDNS0, QTYPE, RCODE, DNSError, DNSRecord
 
@@ -268,7 +269,7 @@ class FaultProxy:
 
     def _call(self, coro: object) -> object:
         assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        future: Any = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
         return future.result(START_TIMEOUT)
 
     async def _open(self) -> None:

@@ -526,7 +526,7 @@ def _ip4_terms(plan: Plan, count: int) -> str:
 
 def _spf(plan: Plan, record: str, **truth: object) -> SpfTruth:
     """A single SPF record, sometimes beside a verification token (ignored by SPF, §4.5)."""
-    texts = (record,)
+    texts: tuple[str, ...] = (record,)
     if len(record) < 200 and _mix(plan.bits, 56) % 10 < 3:
         texts += (_verification_token(plan.bits, 57),)
     return SpfTruth(texts=texts, **{"status": "valid", **truth})  # type: ignore[arg-type]

@@ -7,8 +7,8 @@ come by TCP, as they do on the Internet.
 
 Knot 3.2 has no setting for its UDP sockets' receive buffers: they get the kernel's default
 (`net.core.rmem_default`, 208 KiB here), which overflows when a scan keeps 500 questions in
-flight while the two share two cores (the benchmark counted 55-2,865 dropped queries per
-600,000-domain scan, each a 2 s timeout and a retry). `receive_buffer=` gives the sockets a
+flight while the two share two cores (each dropped query is a timeout and a retry; the
+README's Benchmark has the counts). `receive_buffer=` gives the sockets a
 production resolver's buffer: the default is raised while knotd binds them (root only; the
 previous value is put back as soon as they exist) and `receive_buffers` says what they got.
 """

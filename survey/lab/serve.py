@@ -202,7 +202,7 @@ class LabServer:
             raise LabError("the lab server is already running")
         authority = Authority(load_zone(self.zone_path))
         self._servers = self._bind(authority)
-        self.port = self._servers[0].server_address[1]
+        self.port = int(self._servers[0].server_address[1])  # type: ignore[index]
         for server in self._servers:
             thread = threading.Thread(
                 target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True

@@ -25,7 +25,7 @@ _TXT_SAFE = re.compile(r"^[\x20-\x7e]*$")
 
 def quote_strings(strings: Iterable[str]) -> str:
     """TXT RDATA text: each string quoted, longer ones cut into 255-octet character-strings."""
-    parts = []
+    parts: list[str] = []
     for text in strings:
         if '"' in text or "\\" in text or not _TXT_SAFE.match(text):
             raise LabError(f"TXT text needs escaping, which the lab does not write: {text!r}")

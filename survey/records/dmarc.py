@@ -14,38 +14,12 @@ from urllib.parse import unquote_to_bytes
 from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
 from survey.records.tagvalue import Tag, excerpt, first_tag, raw_byte_problem, split_tags
+from survey.schema.codes import DmarcCode
+from survey.schema.values import Policy, ProblemKind
 
-DMARC_ERRORS: dict[str, str] = {
-    "not_dmarc": "text at _dmarc that is not a DMARC record at all (e.g. a verification token)",
-    "spf_at_dmarc": "an SPF record (v=spf1) published at _dmarc instead of a DMARC record",
-    "v_not_first": "a v=DMARC1 tag is present but is not the first tag, so the record is discarded",
-    "v_invalid": "the first tag is v but its value is not exactly DMARC1 (e.g. dmarc1, DMARC2)",
-    "multiple_records": "more than one DMARC record at the same name: no policy applies",
-    "p_missing": "the required p (policy) tag is missing",
-    "p_not_second": "the p tag is not the second tag, right after v (RFC 7489 §6.4 order)",
-    "p_invalid": "p is not none, quarantine or reject (e.g. monitor, quarentena)",
-    "sp_invalid": "sp is not none, quarantine or reject",
-    "pct_invalid": "pct is not an integer from 0 to 100",
-    "adkim_invalid": "adkim is not r or s",
-    "aspf_invalid": "aspf is not r or s",
-    "fo_invalid": "fo is not a colon-separated list of 0, 1, d and s",
-    "rf_invalid": "rf is not a colon-separated list of registered report formats (afrf)",
-    "ri_invalid": "ri is not an unsigned 32-bit integer",
-    "rua_invalid": "a rua entry is not a URI with an optional !size (mailto needs an address)",
-    "ruf_invalid": "a ruf entry is not a URI with an optional !size (mailto needs an address)",
-    "tag_syntax": "a part is not name=value (e.g. p:reject, p reject) or has bad characters",
-    "duplicate_tag": "the same tag appears more than once",
-}
-DMARC_WARNINGS: dict[str, str] = {
-    "unknown_tag": "a tag DMARC does not define; receivers ignore it",
-    "discarded_text": "a non-DMARC TXT text beside the DMARC record at the same name (ignored)",
-    "report_uri_not_mailto": "a report URI with a scheme other than mailto (few receivers use it)",
-    "rua_unauthorized": "an external rua destination did not authorize the reports (RFC 7489 §7.1)",
-    "ruf_unauthorized": "an external ruf destination did not authorize the reports (RFC 7489 §7.1)",
-    "report_auth_unresolved": "the authorization lookup for an external destination failed (§7.1)",
-    "non_utf8": "the record holds bytes that are not valid UTF-8",
-}
-DMARC_CODES: dict[str, str] = DMARC_ERRORS | DMARC_WARNINGS
+DMARC_ERRORS = DmarcCode.table(ProblemKind.ERROR)
+DMARC_WARNINGS = DmarcCode.table(ProblemKind.WARNING)
+DMARC_CODES = DmarcCode.table()
 
 _POLICIES = frozenset({"none", "quarantine", "reject"})
 _ALIGNMENT = frozenset({"r", "s"})
@@ -136,7 +110,7 @@ class DmarcRecord:
         set_field(self, "valid_ruf", valid)
         set_field(self, "ruf_hosts", hosts)
 
-    def policy(self, from_organizational: bool) -> str | None:
+    def policy(self, from_organizational: bool) -> Policy | None:
         """The policy a receiver applies (RFC 7489 §6.6.3 step 6), or None for no DMARC.
 
         With a valid `p` (and `sp` absent or valid): `sp` for a record found at the
@@ -146,8 +120,8 @@ class DmarcRecord:
         if not self.is_dmarc:
             return None
         if self.p in _POLICIES and (self.sp is None or self.sp in _POLICIES):
-            return self.sp if from_organizational and self.sp is not None else self.p
-        return "none" if self.valid_rua else None
+            return Policy(self.sp if from_organizational and self.sp is not None else self.p)
+        return Policy.NONE if self.valid_rua else None
 
 
 def _valid_uris(uris: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -187,10 +161,10 @@ def discover(texts: Sequence[str]) -> DmarcDiscovery:
     errors: tuple[Problem, ...] = ()
     warnings: tuple[Problem, ...] = ()
     if len(dmarc) > 1:
-        errors = (Problem("multiple_records", f"{len(dmarc)} DMARC records"),)
+        errors = (Problem(DmarcCode.MULTIPLE_RECORDS, f"{len(dmarc)} DMARC records"),)
     elif dmarc:
         warnings = tuple(
-            Problem("discarded_text", f"{record.errors[0].code}: '{excerpt(record.text)}'")
+            Problem(DmarcCode.DISCARDED_TEXT, f"{record.errors[0].code}: '{excerpt(record.text)}'")
             for record in records
             if not record.is_dmarc
         )
@@ -236,15 +210,15 @@ def parse_dmarc_record(text: str) -> DmarcRecord:
 def _discard_reason(text: str) -> Problem | None:
     """Why §6.6.3 step 3 discards the text (it must start with `v=DMARC1`), or None."""
     if text.lstrip(" \t").lower().startswith("v=spf1"):
-        return Problem("spf_at_dmarc", f"'{excerpt(text)}'")
+        return Problem(DmarcCode.SPF_AT_DMARC, f"'{excerpt(text)}'")
     first = first_tag(text)
     if first is not None and first.name == "v":
         if first.value == "DMARC1":  # %x44 %x4d %x41 %x52 %x43 %x31: case-sensitive
             return None
-        return Problem("v_invalid", f"v={excerpt(first.value)}")
+        return Problem(DmarcCode.V_INVALID, f"v={excerpt(first.value)}")
     if _V_DMARC1_ANYWHERE.search(text):
-        return Problem("v_not_first", f"'{excerpt(text)}'")
-    return Problem("not_dmarc", f"'{excerpt(text)}'")
+        return Problem(DmarcCode.V_NOT_FIRST, f"'{excerpt(text)}'")
+    return Problem(DmarcCode.NOT_DMARC, f"'{excerpt(text)}'")
 
 
 def _first_occurrences(tags: tuple[Tag, ...]) -> dict[str, Tag]:
@@ -262,7 +236,7 @@ def _tag_problems(tags: Iterable[Tag]) -> list[Problem]:
     for tag in tags:
         check = _TAG_CHECKS.get(tag.name)
         if check is None:
-            problems.append(Problem("unknown_tag", f"tag {tag.raw_name!r}"))
+            problems.append(Problem(DmarcCode.UNKNOWN_TAG, f"tag {tag.raw_name!r}"))
         else:
             problems.extend(check(tag))
     return problems
@@ -272,11 +246,13 @@ def _order_problems(tags: tuple[Tag, ...]) -> list[Problem]:
     """`p` is required (§6.3) and comes right after `v` (§6.4 dmarc-record order)."""
     names = [tag.name for tag in tags]
     if "p" not in names:
-        return [Problem("p_missing", "no p tag")]
+        return [Problem(DmarcCode.P_MISSING, "no p tag")]
     where = names.index("p")
     if where != 1:
         return [
-            Problem("p_not_second", f"p is tag {where + 1}, after {tags[where - 1].raw_name!r}")
+            Problem(
+                DmarcCode.P_NOT_SECOND, f"p is tag {where + 1}, after {tags[where - 1].raw_name!r}"
+            )
         ]
     return []
 
@@ -359,7 +335,9 @@ def _uri_list_problems(tag: Tag) -> list[Problem]:
         if reason is not None:
             problems.append(Problem(f"{tag.name}_invalid", f"'{excerpt(entry)}': {reason}"))
         elif not entry.lower().startswith("mailto:"):
-            problems.append(Problem("report_uri_not_mailto", f"{tag.name}: '{excerpt(entry)}'"))
+            problems.append(
+                Problem(DmarcCode.REPORT_URI_NOT_MAILTO, f"{tag.name}: '{excerpt(entry)}'")
+            )
     return problems
 
 
@@ -392,14 +370,14 @@ def _is_rf(value: str) -> bool:
 
 _TAG_CHECKS: dict[str, Callable[[Tag], list[Problem]]] = {
     "v": lambda tag: [],  # checked by _discard_reason
-    "p": _check("p_invalid", lambda value: value.lower() in _POLICIES),
-    "sp": _check("sp_invalid", lambda value: value.lower() in _POLICIES),
-    "pct": _check("pct_invalid", lambda value: _pct_value(value) is not None),
-    "adkim": _check("adkim_invalid", lambda value: value.lower() in _ALIGNMENT),
-    "aspf": _check("aspf_invalid", lambda value: value.lower() in _ALIGNMENT),
-    "fo": _check("fo_invalid", lambda value: _FO.fullmatch(value) is not None),
-    "rf": _check("rf_invalid", _is_rf),
-    "ri": _check("ri_invalid", _is_uint32),
+    "p": _check(DmarcCode.P_INVALID, lambda value: value.lower() in _POLICIES),
+    "sp": _check(DmarcCode.SP_INVALID, lambda value: value.lower() in _POLICIES),
+    "pct": _check(DmarcCode.PCT_INVALID, lambda value: _pct_value(value) is not None),
+    "adkim": _check(DmarcCode.ADKIM_INVALID, lambda value: value.lower() in _ALIGNMENT),
+    "aspf": _check(DmarcCode.ASPF_INVALID, lambda value: value.lower() in _ALIGNMENT),
+    "fo": _check(DmarcCode.FO_INVALID, lambda value: _FO.fullmatch(value) is not None),
+    "rf": _check(DmarcCode.RF_INVALID, _is_rf),
+    "ri": _check(DmarcCode.RI_INVALID, _is_uint32),
     "rua": _uri_list_problems,
     "ruf": _uri_list_problems,
 }

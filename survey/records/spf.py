@@ -13,25 +13,12 @@ from dataclasses import dataclass
 from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
 from survey.records.tagvalue import excerpt, raw_byte_problem
+from survey.schema.codes import SpfCode
+from survey.schema.values import ProblemKind, SpfAll, Status
 
-SPF_ERRORS: dict[str, str] = {
-    "multiple_records": "more than one SPF record for the domain: a permanent error (§4.5)",
-    "unknown_term": "a term that is neither a known mechanism nor name=value modifier syntax",
-    "mechanism_syntax": "a bad argument to a mechanism, redirect or exp (address, CIDR, domain)",
-    "duplicate_modifier": "redirect or exp given more than once (§6)",
-    "macro_syntax": "a malformed macro in a domain or modifier (§7.1), e.g. %(ir) for %{ir}",
-    "non_ascii": "the record holds characters outside US-ASCII",
-}
-SPF_WARNINGS: dict[str, str] = {
-    "ptr_mechanism": "the ptr mechanism is used, which SHOULD NOT be (§5.5)",
-    "plus_all": "+all or a bare all: every sender on the Internet passes",
-    "terms_after_all": "mechanisms after all are never reached; redirect beside all is ignored",
-    "no_all": "neither all nor redirect: mail matching no mechanism gets a neutral result",
-    "unknown_modifier": "a modifier SPF does not define; receivers ignore it (§6)",
-    "record_over_512": "the record is over 512 bytes, so the DNS answer may not fit UDP (§3.4)",
-    "non_utf8": "the record holds bytes that are not valid UTF-8",
-}
-SPF_CODES: dict[str, str] = SPF_ERRORS | SPF_WARNINGS
+SPF_ERRORS = SpfCode.table(ProblemKind.ERROR)
+SPF_WARNINGS = SpfCode.table(ProblemKind.WARNING)
+SPF_CODES = SpfCode.table()
 
 _MECHANISMS = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})
 _MODIFIER = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9\-_.]*)=(?P<value>.*)", re.DOTALL)
@@ -85,7 +72,7 @@ class SpfRecord:
 
     text: str
     terms: tuple[Term, ...]
-    all: str | None
+    all: SpfAll | None
     redirect: str | None
     exp: str | None
     errors: tuple[Problem, ...]
@@ -100,7 +87,7 @@ class SpfDiscovery:
     record: SpfRecord | None  # the one, when exactly one
     errors: tuple[Problem, ...]  # discovery-level: multiple_records
     warnings: tuple[Problem, ...]
-    status: str  # "valid", "invalid" or "absent"
+    status: Status  # valid, invalid or absent
 
 
 def is_spf(text: str) -> bool:
@@ -114,12 +101,12 @@ def discover_spf(texts: Sequence[str]) -> SpfDiscovery:
     ignored; none means `absent`; several are a permanent error (`multiple_records`)."""
     records = tuple(parse_spf_record(text) for text in texts if is_spf(text))
     if not records:
-        return SpfDiscovery(records, None, (), (), "absent")
+        return SpfDiscovery(records, None, (), (), Status.ABSENT)
     if len(records) > 1:
-        problem = Problem("multiple_records", f"{len(records)} SPF records")
-        return SpfDiscovery(records, None, (problem,), (), "invalid")
+        problem = Problem(SpfCode.MULTIPLE_RECORDS, f"{len(records)} SPF records")
+        return SpfDiscovery(records, None, (problem,), (), Status.INVALID)
     record = records[0]
-    return SpfDiscovery(records, record, (), (), "invalid" if record.errors else "valid")
+    return SpfDiscovery(records, record, (), (), Status.INVALID if record.errors else Status.VALID)
 
 
 # Records repeat across domains (`v=spf1 -all`, the big providers' includes, `v=DMARC1; p=none`):
@@ -129,7 +116,7 @@ def discover_spf(texts: Sequence[str]) -> SpfDiscovery:
 def parse_spf_record(text: str) -> SpfRecord:
     """Parse one TXT text as an SPF record (§4.6.1 `record = version terms *SP`); never raises."""
     if not is_spf(text):
-        problem = Problem("unknown_term", f"not an SPF record: '{excerpt(text)}'")
+        problem = Problem(SpfCode.UNKNOWN_TERM, f"not an SPF record: '{excerpt(text)}'")
         return SpfRecord(text, (), None, None, None, (problem,), ())
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -165,7 +152,7 @@ def _parse_term(word: str) -> tuple[Term | None, list[Problem]]:
         return Term("modifier", "", name, value), _modifier_problems(name, value, word)
     directive = _DIRECTIVE.fullmatch(word)
     if directive is None or directive["name"].lower() not in _MECHANISMS:
-        return None, [Problem("unknown_term", f"'{excerpt(word)}'")]
+        return None, [Problem(SpfCode.UNKNOWN_TERM, f"'{excerpt(word)}'")]
     name, rest = directive["name"].lower(), directive["rest"]
     argument = rest[1:] if rest.startswith(":") else rest or None
     term = Term("mechanism", directive["qualifier"], name, argument)
@@ -186,13 +173,13 @@ def _modifier_problems(name: str, value: str, word: str) -> list[Problem]:
         return _term_problems(word, _domain_spec_problems(value))
     problems = _term_problems(word, _macro_string_problems(value))
     hint = " (a mechanism written as a modifier)" if name in _MECHANISMS else ""
-    return [*problems, Problem("unknown_modifier", f"'{excerpt(word)}'{hint}")]
+    return [*problems, Problem(SpfCode.UNKNOWN_MODIFIER, f"'{excerpt(word)}'{hint}")]
 
 
 def _mechanism_problems(name: str, rest: str) -> list[tuple[str, str]]:
     """(code, reason) pairs for the text after a mechanism's name (§5.1-§5.7)."""
     if name == "all":
-        return [] if not rest else [("mechanism_syntax", "all takes no argument")]
+        return [] if not rest else [(SpfCode.MECHANISM_SYNTAX, "all takes no argument")]
     if name in ("ip4", "ip6"):
         return _ip_problems(name, rest)
     # a, mx: [ ":" domain-spec ] [ dual-cidr-length ]; ptr: [ ":" domain-spec ];
@@ -201,10 +188,12 @@ def _mechanism_problems(name: str, rest: str) -> list[tuple[str, str]]:
     if not domain:
         needs_domain = name in ("include", "exists")
         return (
-            [("mechanism_syntax", f"{name} needs ':' and a domain")] if needs_domain else problems
+            [(SpfCode.MECHANISM_SYNTAX, f"{name} needs ':' and a domain")]
+            if needs_domain
+            else problems
         )
     if not domain.startswith(":"):
-        return [("mechanism_syntax", f"expected ':' after {name}"), *problems]
+        return [(SpfCode.MECHANISM_SYNTAX, f"expected ':' after {name}"), *problems]
     return [*_domain_spec_problems(domain[1:]), *problems]
 
 
@@ -224,22 +213,24 @@ def _split_dual_cidr(rest: str) -> tuple[str, list[tuple[str, str]]]:
 def _cidr_problems(digits: str, limit: int) -> list[tuple[str, str]]:
     """§5.6 ip4-cidr-length 0-32, ip6-cidr-length 0-128, written without leading zeros."""
     if not _CIDR.fullmatch(digits) or len(digits) > 3 or int(digits) > limit:
-        return [("mechanism_syntax", f"bad CIDR length /{excerpt(digits)} (0-{limit})")]
+        return [(SpfCode.MECHANISM_SYNTAX, f"bad CIDR length /{excerpt(digits)} (0-{limit})")]
     return []
 
 
 def _ip_problems(name: str, rest: str) -> list[tuple[str, str]]:
     """§5.6 `ip4 ":" ip4-network [ ip4-cidr-length ]`, `ip6 ":" ip6-network [ ip6-cidr-length ]`."""
     if not rest.startswith(":"):
-        return [("mechanism_syntax", f"{name} needs ':' and a network")]
+        return [(SpfCode.MECHANISM_SYNTAX, f"{name} needs ':' and a network")]
     network, slash, length = rest[1:].partition("/")
     problems = [] if not slash else _cidr_problems(length, 32 if name == "ip4" else 128)
     if name == "ip4" and not _IP4_NETWORK.fullmatch(network):
         problems.insert(
-            0, ("mechanism_syntax", f"'{excerpt(network)}' is not a dotted-quad IPv4 address")
+            0, (SpfCode.MECHANISM_SYNTAX, f"'{excerpt(network)}' is not a dotted-quad IPv4 address")
         )
     if name == "ip6" and not _is_ip6(network):
-        problems.insert(0, ("mechanism_syntax", f"'{excerpt(network)}' is not an IPv6 address"))
+        problems.insert(
+            0, (SpfCode.MECHANISM_SYNTAX, f"'{excerpt(network)}' is not an IPv6 address")
+        )
     return problems
 
 
@@ -258,18 +249,20 @@ def _domain_spec_problems(spec: str) -> list[tuple[str, str]]:
     """§7.1 `domain-spec = macro-string domain-end`: macro errors are `macro_syntax`, anything
     else (empty, characters outside macro-literal, bad domain-end) is `mechanism_syntax`."""
     if not spec:
-        return [("mechanism_syntax", "empty domain")]
+        return [(SpfCode.MECHANISM_SYNTAX, "empty domain")]
     if _MACRO_LITERALS.fullmatch(spec):  # every character a macro-literal token, no macro
         if _TOPLABEL_END.fullmatch(spec):
             return []
-        return [("mechanism_syntax", "domain must end in '.' and a top label, or a macro")]
+        return [(SpfCode.MECHANISM_SYNTAX, "domain must end in '.' and a top label, or a macro")]
     tokens = list(_MACRO_TOKEN.finditer(spec))
     problems = _macro_string_problems(spec, tokens, in_domain=True)
     # domain-end: either the spec ends with a macro-expand, or what follows the last one does
     # with "." toplabel [ "." ] (so "a:192.0.2.1" and "include:localhost" do not qualify).
     tail = spec[max((t.end() for t in tokens if t["literal"] is None), default=0) :]
     if tail and not _TOPLABEL_END.fullmatch(tail):
-        problems.append(("mechanism_syntax", "domain must end in '.' and a top label, or a macro"))
+        problems.append(
+            (SpfCode.MECHANISM_SYNTAX, "domain must end in '.' and a top label, or a macro")
+        )
     return problems
 
 
@@ -297,7 +290,10 @@ def _stray_problem(text: str, position: int) -> tuple[str, str]:
             "macro_syntax",
             f"bad macro '{excerpt(text[position : position + 6])}' at offset {position}",
         )
-    return ("mechanism_syntax", f"character '{excerpt(char)}' not allowed at offset {position}")
+    return (
+        SpfCode.MECHANISM_SYNTAX,
+        f"character '{excerpt(char)}' not allowed at offset {position}",
+    )
 
 
 def _macro_letter_problems(token: re.Match[str], in_domain: bool) -> list[tuple[str, str]]:
@@ -307,11 +303,11 @@ def _macro_letter_problems(token: re.Match[str], in_domain: bool) -> list[tuple[
         return []
     shown = excerpt(token.group())
     if letter.lower() not in _MACRO_LETTERS:
-        return [("macro_syntax", f"unknown macro letter in '{shown}'")]
+        return [(SpfCode.MACRO_SYNTAX, f"unknown macro letter in '{shown}'")]
     if in_domain and letter.lower() in _EXP_ONLY_LETTERS:
-        return [("macro_syntax", f"'{shown}' is allowed only in exp text")]
+        return [(SpfCode.MACRO_SYNTAX, f"'{shown}' is allowed only in exp text")]
     if token["digits"] and not token["digits"].strip("0"):
-        return [("macro_syntax", f"zero digit transformer in '{shown}'")]
+        return [(SpfCode.MACRO_SYNTAX, f"zero digit transformer in '{shown}'")]
     return []
 
 
@@ -321,26 +317,26 @@ def _record_errors(text: str, terms: list[Term]) -> list[Problem]:
     found = _NON_ASCII.search(text)
     if found is not None:
         errors.append(
-            Problem("non_ascii", f"'{excerpt(found.group())}' at position {found.start()}")
+            Problem(SpfCode.NON_ASCII, f"'{excerpt(found.group())}' at position {found.start()}")
         )
     for name in ("redirect", "exp"):
         count = len(_modifiers(terms, name))
         if count > 1:
-            errors.append(Problem("duplicate_modifier", f"{name} {count} times"))
+            errors.append(Problem(SpfCode.DUPLICATE_MODIFIER, f"{name} {count} times"))
     return errors
 
 
 def _record_warnings(text: str, terms: list[Term]) -> list[Problem]:
     """Whole-record warnings: ptr, +all, unreachable terms, no all, size, raw bytes."""
     warnings = [
-        Problem("ptr_mechanism", _shown(t))
+        Problem(SpfCode.PTR_MECHANISM, _shown(t))
         for t in terms
         if t.kind == "mechanism" and t.name == "ptr"
     ]
     warnings.extend(_all_warnings(terms))
     size = len(text.encode("utf-8", "surrogateescape"))
     if size > _RECORD_SIZE_LIMIT:
-        warnings.append(Problem("record_over_512", f"{size} bytes"))
+        warnings.append(Problem(SpfCode.RECORD_OVER_512, f"{size} bytes"))
     raw = raw_byte_problem(text)
     return warnings if raw is None else [*warnings, raw]
 
@@ -351,11 +347,15 @@ def _all_warnings(terms: list[Term]) -> list[Problem]:
     at = next((index for index, term in enumerate(mechanisms) if term.name == "all"), None)
     redirect = next(iter(_modifiers(terms, "redirect")), None)
     if at is None:
-        return [] if redirect is not None else [Problem("no_all", "the default result is neutral")]
+        return (
+            []
+            if redirect is not None
+            else [Problem(SpfCode.NO_ALL, "the default result is neutral")]
+        )
     first = mechanisms[at]
     warnings = []
     if first.qualifier in ("", "+"):
-        warnings.append(Problem("plus_all", _shown(first)))
+        warnings.append(Problem(SpfCode.PLUS_ALL, _shown(first)))
     after = mechanisms[at + 1 :]
     if after:
         warnings.append(
@@ -365,16 +365,16 @@ def _all_warnings(terms: list[Term]) -> list[Problem]:
         )
     if redirect is not None:
         warnings.append(
-            Problem("terms_after_all", f"{_shown(redirect)} ignored beside {_shown(first)}")
+            Problem(SpfCode.TERMS_AFTER_ALL, f"{_shown(redirect)} ignored beside {_shown(first)}")
         )
     return warnings
 
 
-def _all_result(terms: list[Term]) -> str:
+def _all_result(terms: list[Term]) -> SpfAll:
     first = next((t for t in terms if t.kind == "mechanism" and t.name == "all"), None)
     if first is not None:
-        return (first.qualifier or "+") + "all"
-    return "redirect" if _first_argument(terms, "redirect") is not None else "none"
+        return SpfAll((first.qualifier or "+") + "all")
+    return SpfAll.REDIRECT if _first_argument(terms, "redirect") is not None else SpfAll.NONE
 
 
 def _first_argument(terms: list[Term], modifier: str) -> str | None:

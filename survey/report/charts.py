@@ -8,9 +8,9 @@ A-F, policy, status, report type, `all` qualifier) so that one thing has one col
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import matplotlib
 import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
@@ -23,6 +23,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 matplotlib.use("Agg")
 
 Lang = Literal["en", "ja"]
+#: A table's `attrs` (pandas types them loosely): n, by, unresolved, total, top…
+Attrs = Mapping[Hashable, Any]
 LANGS: tuple[Lang, ...] = ("en", "ja")
 SIZE = (16.0, 9.0)
 DPI = 120
@@ -248,7 +250,7 @@ def category_label(table_name: str, key: str, lang: Lang) -> str:
     return key if pair is None else pair[LANGS.index(lang)]
 
 
-def title_of(name: str, attrs: Mapping[str, object], lang: Lang) -> str:
+def title_of(name: str, attrs: Attrs, lang: Lang) -> str:
     """The chart title of table `name` (a trend table when `attrs` says so)."""
     top_by = TOP_BY_TEXT[lang].get(str(attrs.get("top_by", "rank")), "")
     title = TITLES[name][lang].format(top=int(attrs.get("top", 0) or 0), top_by=top_by)
@@ -261,7 +263,7 @@ def colour_of(table_name: str, key: str) -> str:
     return COLOURS.get(f"{family}:{key}", COLOURS["vendor:*"])
 
 
-def _rc(lang: Lang) -> dict[str, object]:
+def _rc(lang: Lang) -> dict[Any, Any]:  # matplotlib types the keys as a Literal union
     return {
         "font.family": FONTS[lang],
         "font.size": 20,
@@ -295,7 +297,7 @@ def _unit(by: str, lang: Lang) -> str:
     return UI_TEXT[lang][f"unit_{by}"]
 
 
-def subtitle(attrs: Mapping[str, object], label: str, lang: Lang) -> str:
+def subtitle(attrs: Attrs, label: str, lang: Lang) -> str:
     """`n = …`, the unresolved share and the snapshot label, as printed under the title."""
     text = UI_TEXT[lang]
     by = str(attrs.get("by", "domains"))
@@ -494,3 +496,9 @@ def save(figure: Figure, stem: Path, formats: Iterable[str] = ("png", "svg")) ->
             figure.savefig(path, format=fmt, dpi=DPI, metadata=metadata)
             paths.append(path)
     return paths
+
+
+# The same canvas, fonts and header for the report's other figures (the scorecard grid).
+chart_rc = _rc
+new_figure = _new_figure
+header = _header

@@ -23,6 +23,8 @@ from typing import Literal
 
 import pandas as pd
 
+from survey.schema.codes import SpfCode
+from survey.schema.values import DomainType, Policy, ReportType, SpfAll, Status
 from survey.store.snapshot import Snapshot
 
 By = Literal["domains", "volume"]
@@ -31,18 +33,18 @@ ReportKind = Literal["rua", "ruf"]
 RecordKind = Literal["dmarc", "spf"]
 
 BY: tuple[By, ...] = ("domains", "volume")
-TYPES = ("A", "B", "C", "D", "E", "F")
-REPORT_TYPES = ("A", "B", "C", "D")
-POLICIES = ("none", "quarantine", "reject")
+TYPES: tuple[str, ...] = tuple(DomainType)
+REPORT_TYPES: tuple[str, ...] = tuple(ReportType)
+POLICIES: tuple[str, ...] = tuple(Policy)
 P_KEYS = (*POLICIES, "invalid", "missing")
 SP_KEYS = (*POLICIES, "invalid", "unset")
 EFFECTIVE_KEYS = ("none", "quarantine_pct", "quarantine", "reject_pct", "reject", "no_policy")
-DMARC_STATUS_KEYS = ("valid", "invalid", "absent")
-SPF_STATUS_KEYS = ("valid", "invalid", "multiple", "absent")
-SPF_ALL_KEYS = ("-all", "~all", "?all", "+all", "redirect", "none")
-PUBLISHED = ("valid", "invalid")
-ERROR = "error"
-MULTIPLE_RECORDS = "multiple_records"
+PUBLISHED: tuple[str, ...] = (Status.VALID, Status.INVALID)
+DMARC_STATUS_KEYS = (*PUBLISHED, Status.ABSENT)
+SPF_STATUS_KEYS = (*PUBLISHED, "multiple", Status.ABSENT)
+SPF_ALL_KEYS: tuple[str, ...] = tuple(SpfAll)
+ERROR = Status.ERROR
+MULTIPLE_RECORDS = SpfCode.MULTIPLE_RECORDS
 
 #: The columns the snapshot tables read; nothing else is loaded.
 REPORT_COLUMNS: tuple[str, ...] = (
@@ -127,7 +129,9 @@ def top_domains(frame: pd.DataFrame, top: int, top_by: TopBy = "rank") -> pd.Dat
     return order.drop(columns="_w").head(top)
 
 
-def _attrs(table: pd.DataFrame, by: By, n: int, unresolved: int, domains: int, total: int) -> None:
+def _attrs(
+    table: pd.DataFrame, by: By, n: float, unresolved: float, domains: int, total: int
+) -> None:
     table.attrs.update(
         by=by, n=int(n), unresolved=int(unresolved), unresolved_domains=int(domains), total=total
     )
@@ -144,7 +148,7 @@ def _table(
 ) -> pd.DataFrame:
     """Count `keys` over the rows in `base`, in `order`; shares of the base's amount."""
     weight = amounts(frame, by)
-    counts = weight[base].groupby(keys[base]).sum().reindex(order, fill_value=0)
+    counts = weight[base].groupby(keys[base]).sum().reindex(list(order), fill_value=0)
     n = int(weight[base].sum())
     table = pd.DataFrame({key: list(order), "count": counts.to_numpy(dtype="int64")})
     table["share"] = table["count"] / n if n else 0.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 
@@ -116,7 +117,7 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 def _check_lang(lang: str) -> Lang:
     if lang not in charts.LANGS:
         raise InputError(f"language {lang!r}: choose from {', '.join(charts.LANGS)}")
-    return lang  # type: ignore[return-value]
+    return lang
 
 
 def default_naming() -> HostNaming:
@@ -137,13 +138,13 @@ def open_for_report(folder: Path | str, allow_incomplete: bool = False) -> Snaps
     return snapshot
 
 
-def _md_cell(column: str, value: object, name: str, lang: Lang, first: bool) -> str:
+def _md_cell(column: str, value: Any, name: str, lang: Lang, first: bool) -> str:
     if pd.isna(value):
         return ""
     if column == "share":
         return f"{float(value):.1%}"
     if pd.api.types.is_number(value):
-        return f"{int(value):,}"
+        return f"{int(cast(float, value)):,}"
     text = charts.category_label(name, str(value), lang) if first else str(value)
     return md_escape(text)
 
@@ -181,7 +182,7 @@ def _section(
     files = charts.save(figure, out / CHARTS_DIR / stem, formats)
     csv = write_csv(table, out / TABLES_DIR / f"{stem}.csv")
     block = _chart_block(out, files, charts.title_of(name, table.attrs, lang), lang, csv)
-    n_line = MD_TEXT[lang]["n_line"].format(**table.attrs)
+    n_line = MD_TEXT[lang]["n_line"].format(**{str(k): v for k, v in table.attrs.items()})
     return [*block, n_line, "", *md_table(table, name, lang), ""]
 
 

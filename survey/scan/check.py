@@ -7,15 +7,17 @@ the survey counts.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from survey.dns.pool import ResolverPool, ResolverSettings, run
 from survey.errors import InputError
-from survey.input.stream import InputDomain, normalise, validate
+from survey.input.names import normalise, validate
+from survey.input.stream import InputDomain
 from survey.records.dmarc import DMARC_CODES
 from survey.records.spf import SPF_CODES
-from survey.scan.pipeline import DomainScanner
+from survey.scan.scanner import DomainScanner
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
@@ -82,7 +84,7 @@ def _shown(value: object) -> str:
     return "-" if value is None else terminal_safe(str(value))
 
 
-def _problems(result: dict[str, Any], prefix: str, table: dict[str, str]) -> list[str]:
+def _problems(result: dict[str, Any], prefix: str, table: Mapping[str, str]) -> list[str]:
     lines = []
     for severity in ("errors", "warnings"):
         for code in result[f"{prefix}_{severity}"]:

@@ -26,92 +26,67 @@ import multiprocessing as mp
 import os
 import queue
 import signal
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import Any
 
-from survey.dns.pool import PoolCounts, ResolverPool, ResolverSettings, run
+from survey.dns.pool import PoolCounts, ResolverPool, run
 from survey.errors import SurveyError
 from survey.input.stream import InputDomain
-from survey.scan.pipeline import DomainScanner, scan_part, system_memory_pool, tuned_collector
+from survey.scan.runners import Chunks, OnChunk, RunnerOutcome, RunnerSetup, share
+from survey.scan.scanner import DomainScanner, scan_part
+from survey.scan.tuning import system_memory_pool, tuned_collector
 from survey.store.snapshot import SnapshotWriter, arrow_without_pandas
 from survey.verdict import psl
 
-__all__ = ["WorkerSetup", "scan_in_workers", "share"]
+__all__ = ["ProcessRunner"]
 
 POLL = 0.2  # seconds between looks at the stop flag and the workers' health
 PARENT_CHECK = 1.0  # seconds between a worker's looks at its parent
 JOIN_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerSetup:
-    """What a worker needs (picklable: it crosses to a freshly spawned process)."""
+class ProcessRunner:
+    """The chunks scanned in `workers` spawned processes, each given 1/N of the totals."""
 
-    folder: Path
-    settings: ResolverSettings  # this worker's share
-    report_auth: bool
-    psl_path: Path | None
-    chunks_in_flight: int
+    def __init__(self, setup: RunnerSetup, workers: int) -> None:
+        self.setup = replace(setup, settings=share(setup.settings, workers))
+        self.workers = workers
 
-
-def share(settings: ResolverSettings, workers: int) -> ResolverSettings:
-    """One worker's part of the totals: concurrency and qps divided among `workers`."""
-    qps = None if settings.qps is None else settings.qps / workers
-    return replace(settings, concurrency=max(1, settings.concurrency // workers), qps=qps)
-
-
-@dataclass(slots=True)
-class WorkersOutcome:
-    completed: bool
-    counts: PoolCounts
+    async def run(self, chunks: Chunks, on_chunk: OnChunk, stop: asyncio.Event) -> RunnerOutcome:
+        """`on_chunk(domains, types)` is called in the parent as each part is written."""
+        context = mp.get_context("spawn")  # not fork: the parent runs an event loop and threads
+        outbox: Any = context.Queue()
+        inboxes: list[Any] = [context.Queue() for _ in range(self.workers)]
+        processes: list[BaseProcess] = [
+            context.Process(
+                target=_worker_main,
+                args=(self.setup, inboxes[i], outbox, i, os.getpid()),
+                name=f"survey-worker-{i}",
+            )
+            for i in range(self.workers)
+        ]
+        for process in processes:
+            process.start()
+        parent = _Parent(self.setup, inboxes, outbox, processes, on_chunk, stop)
+        try:
+            completed = await parent.drive(chunks)
+        finally:
+            parent.shut_down()
+        return RunnerOutcome(completed, parent.counts)
 
 
 # -- the parent ------------------------------------------------------------------------------
 
 
-async def scan_in_workers(
-    setup: WorkerSetup,
-    workers: int,
-    chunks: Iterable[tuple[int, list[InputDomain]]],
-    on_chunk: Any,
-    stop: asyncio.Event,
-) -> WorkersOutcome:
-    """Scan `chunks` ((index, domains) pairs still to do) in `workers` processes.
-
-    `on_chunk(domains, types)` is called in the parent as each part is written. Returns
-    whether every chunk was scanned (False: stopped) and the workers' counts summed."""
-    context = mp.get_context("spawn")  # not fork: the parent runs an event loop and threads
-    outbox: Any = context.Queue()
-    inboxes: list[Any] = [context.Queue() for _ in range(workers)]
-    processes = [
-        context.Process(
-            target=_worker_main,
-            args=(setup, inboxes[i], outbox, i, os.getpid()),
-            name=f"survey-worker-{i}",
-        )
-        for i in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    parent = _Parent(setup, inboxes, outbox, processes, on_chunk, stop)
-    try:
-        completed = await parent.drive(iter(chunks))
-    finally:
-        parent.shut_down()
-    return WorkersOutcome(completed, parent.counts)
-
-
 class _Parent:
     def __init__(
         self,
-        setup: WorkerSetup,
+        setup: RunnerSetup,
         inboxes: list[Any],
         outbox: Any,
         processes: list[BaseProcess],
-        on_chunk: Any,
+        on_chunk: OnChunk,
         stop: asyncio.Event,
     ) -> None:
         self.setup = setup
@@ -203,11 +178,11 @@ class _Parent:
 # -- a worker --------------------------------------------------------------------------------
 
 
-def _worker_main(setup: WorkerSetup, inbox: Any, outbox: Any, worker: int, parent: int) -> None:
+def _worker_main(setup: RunnerSetup, inbox: Any, outbox: Any, worker: int, parent: int) -> None:
     """A worker process. `parent` is the parent's PID as the parent saw it: a worker that
     starts after its parent died (SIGKILL during the spawn) must not take init for it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the scan stops
-    arrow_without_pandas()  # a worker writes parts and never needs pandas: ~50 MB less each
+    arrow_without_pandas()  # a worker writes parts and never needs pandas
     try:
         with tuned_collector(), system_memory_pool():
             counts = run(_Worker(setup, inbox, outbox, worker, parent).serve())
@@ -232,7 +207,7 @@ def _leave(outbox: Any, parent: int) -> None:
 
 class _Worker:
     def __init__(
-        self, setup: WorkerSetup, inbox: Any, outbox: Any, worker: int, parent: int
+        self, setup: RunnerSetup, inbox: Any, outbox: Any, worker: int, parent: int
     ) -> None:
         self.setup = setup
         self.inbox = inbox
@@ -271,7 +246,7 @@ class _Worker:
     def _next_message(self) -> tuple[Any, ...]:
         while True:
             try:
-                return self.inbox.get(True, PARENT_CHECK)  # type: ignore[no-any-return]
+                return self.inbox.get(True, PARENT_CHECK)  # type: ignore[no-any-return,unused-ignore]
             except queue.Empty:
                 if os.getppid() != self.parent:  # the parent died: nobody needs our parts
                     return ("abort",)

@@ -26,27 +26,17 @@ import pyarrow.parquet as pq
 from survey.dns.pool import ResolverPool, ResolverSettings, run
 from survey.errors import SnapshotError
 from survey.input.stream import InputDomain
-from survey.scan.pipeline import (
-    ChunkDone,
-    DomainScanner,
-    Job,
-    Progress,
-    ScanSummary,
-    Stopper,
-    run_jobs,
-    scan_chunk,
-    verdicts_to_table,
-    write_part_whole,
-)
-from survey.store.manifest import (
+from survey.scan.accounting import (
     end_run_entry,
-    finish_manifest,
     question_counts,
     record_failure,
     start_run_entry,
     transport_counts,
-    unresolved_rows,
 )
+from survey.scan.jobs import Job, Stopper, run_jobs, write_part_whole
+from survey.scan.pipeline import ChunkDone, Progress, ScanSummary
+from survey.scan.scanner import DomainScanner, scan_chunk, verdicts_to_table
+from survey.store.manifest import finish_manifest, unresolved_rows
 from survey.store.snapshot import PARTS_DIR, SCHEMA, Snapshot, SnapshotWriter, part_name
 from survey.verdict import psl
 

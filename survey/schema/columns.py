@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from survey.schema.codes import DmarcCode, SpfCode
+from survey.schema.codes import DmarcCode, ProblemCode, SpfCode
 from survey.schema.values import (
     DmarcSource,
     DomainType,
@@ -60,9 +61,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("org_domain", STRING, "its organizational domain (RFC 7489 §3.2)"),
     Column("rank", INT64, "from the input; null when it had none"),
     Column("weight", INT64, "from the input (messages); null when it had none"),
-    Column("dmarc_status", STRING, "the DMARC verdict", Status),
+    Column("dmarc_status", STRING, "the DMARC verdict (`error`: a lookup it needs failed)", Status),
     Column(
-        "dmarc_source", STRING, "where the record that applies was found; null: none", DmarcSource
+        "dmarc_source",
+        STRING,
+        "where the record that applies was found; null when none applies",
+        DmarcSource,
     ),
     Column(
         "dmarc_record",
@@ -75,7 +79,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "dmarc_effective_p",
         STRING,
-        "what a receiver following §6.6.3 applies; null: no policy",
+        "what a receiver following RFC 7489 §6.6.3 applies; null: no DMARC processing",
         Policy,
     ),
     Column("dmarc_pct", INT16, "`pct`, null when absent or invalid"),
@@ -85,15 +89,27 @@ COLUMNS: tuple[Column, ...] = (
     Column("ruf_hosts", STRINGS, "hosts of the valid ruf URIs"),
     Column("rua_vendors", STRINGS, "rua vendor names, `self`, `other` (sorted, unique)"),
     Column("ruf_vendors", STRINGS, "ruf vendor names, `self`, `other` (sorted, unique)"),
-    Column("dmarc_errors", STRINGS, "DMARC error codes", DmarcCode),
-    Column("dmarc_warnings", STRINGS, "DMARC warning codes", DmarcCode),
-    Column("spf_status", STRING, "the SPF verdict (several records: invalid)", Status),
+    Column(
+        "dmarc_errors", STRINGS, "errors of the DMARC verdict (they make it `invalid`)", DmarcCode
+    ),
+    Column("dmarc_warnings", STRINGS, "warnings of the DMARC verdict", DmarcCode),
+    Column("spf_status", STRING, "the SPF verdict (several records: `invalid`)", Status),
     Column("spf_record", STRING, "the SPF record as received"),
-    Column("spf_all", STRING, "how the record ends; null: no single record", SpfAll),
-    Column("spf_errors", STRINGS, "SPF error codes", SpfCode),
-    Column("spf_warnings", STRINGS, "SPF warning codes", SpfCode),
-    Column("type", STRING, "A–F; null when unresolved", DomainType),
-    Column("report_type", STRING, "A–D; null when no record applies", ReportType),
+    Column("spf_all", STRING, "how the record ends; null when no single record applies", SpfAll),
+    Column("spf_errors", STRINGS, "errors of the SPF verdict", SpfCode),
+    Column("spf_warnings", STRINGS, "warnings of the SPF verdict", SpfCode),
+    Column(
+        "type",
+        STRING,
+        "DMARC valid / invalid / absent × SPF present / absent; null when unresolved",
+        DomainType,
+    ),
+    Column(
+        "report_type",
+        STRING,
+        "rua and ruf / rua only / ruf only / neither; null when no record applies",
+        ReportType,
+    ),
     Column("dmarc_lookup", STRING, "resolver outcome of `_dmarc.d`", Outcome),
     Column("spf_lookup", STRING, "resolver outcome of `d`", Outcome),
     Column("scanned_at", TIMESTAMP, "when the row's chunk finished"),
@@ -110,16 +126,46 @@ ARROW_SCHEMA = pa.schema([(column.name, column.type) for column in COLUMNS])
 ROW_NAMES: tuple[str, ...] = tuple(name for name in NAMES if name != "scanned_at")
 
 
-def markdown_table() -> str:
-    """The README's schema table, one row per column."""
-    lines = ["| column | type | meaning |", "| --- | --- | --- |"]
-    for column in COLUMNS:
-        values = _values_text(column)
-        lines.append(f"| `{column.name}` | {column.type_name} | {column.meaning}{values} |")
+def markdown_table(columns: tuple[Column, ...] = COLUMNS) -> str:
+    """The README's schema table of `columns` (default: the DNS snapshot's), one row per column
+    (`python -m survey.schema.columns`)."""
+    lines = ["| column | type | values | meaning |", "| --- | --- | --- | --- |"]
+    for column in columns:
+        row = (f"`{column.name}`", column.type_name, _values_text(column), column.meaning)
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
 def _values_text(column: Column) -> str:
-    if column.values is None or issubclass(column.values, DmarcCode | SpfCode):
+    if column.values is None:
         return ""
-    return ": " + " / ".join(f"`{v}`" for v in column.values)
+    if issubclass(column.values, ProblemCode):
+        return f"[{column.values.__name__.removesuffix('Code').upper()} codes](#problem-codes)"
+    return " / ".join(f"`{v}`" for v in column.values)
+
+
+def values_outside_schema(
+    table: pa.Table, columns: tuple[Column, ...] = COLUMNS
+) -> dict[str, set[str]]:
+    """For each column of `columns` (default: the DNS snapshot's) with a closed value set: the
+    values in `table` outside it (none: {}).
+
+    List columns are checked item by item; nulls are allowed everywhere."""
+    by_name = {column.name: column for column in columns}
+    found: dict[str, set[str]] = {}
+    for name in table.column_names:
+        column = by_name.get(name)
+        if column is None or column.values is None:
+            continue
+        data = table.column(name)
+        if pa.types.is_list(data.type):
+            data = pc.list_flatten(data)
+        allowed = {str(value) for value in column.values}
+        unknown = {v for v in pc.unique(data).to_pylist() if v is not None and v not in allowed}
+        if unknown:
+            found[name] = unknown
+    return found
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -1,28 +1,22 @@
-"""The snapshot manifest's bookkeeping: run history, accounting, counts read back from parts.
+"""The manifest's bookkeeping on disk: counts read back from the parts, the input accounting,
+and the final status (`complete` only when every input record is accounted for).
 
-Kept apart from the pipeline (`survey.scan.pipeline`) and the retry pass (`survey.scan.retry`),
-which both write manifests through these functions so that their figures are computed one way only.
+What a run adds to the manifest (its history entry, question and try counts) is
+`survey.scan.accounting`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
-import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from survey.dns.pool import PoolCounts
-from survey.dns.settings import ResolverSettings
-from survey.input.stream import InputCounts
+from survey.schema.codes import DmarcCode
 from survey.store.snapshot import Snapshot, SnapshotWriter, utc_now
-from survey.verdict.classify import REPORT_AUTH_UNRESOLVED
 
 
 def file_sha256(path: Path) -> str:
@@ -31,74 +25,6 @@ def file_sha256(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-def start_run_entry(kind: str, settings: ResolverSettings) -> dict[str, Any]:
-    """A history entry of the manifest: what one run did (scan, resume, retry-unresolved)."""
-    return {
-        "kind": kind,
-        "started_at": utc_now(),
-        "nameservers": list(settings.nameservers) or ["system"],
-        "_started": time.monotonic(),
-    }
-
-
-def end_run_entry(entry: dict[str, Any], completed: bool) -> dict[str, Any]:
-    entry = {k: v for k, v in entry.items() if not k.startswith("_")}
-    entry.update(finished_at=utc_now(), status="finished" if completed else "interrupted")
-    return entry
-
-
-def question_counts(counts: PoolCounts) -> dict[str, int]:
-    """Final outcomes of the questions a run asked (report-authorization ones included)."""
-    return {str(outcome): n for outcome, n in sorted(counts.questions.items())}
-
-
-def transport_counts(counts: PoolCounts) -> dict[str, Any]:
-    """How a run's tries went on the wire: the outcome of every try (retried ones too), the
-    questions asked again over TCP, the replies ignored as stray (late or forged), and those
-    that echoed a question but could not be read (each counted, the try waiting on)."""
-    return {
-        "tries": {str(outcome): n for outcome, n in sorted(counts.tries.items())},
-        "tcp": counts.tcp,
-        "stray_replies": counts.stray,
-        "malformed_replies": counts.malformed,
-    }
-
-
-def record_failure(
-    writer: SnapshotWriter, manifest: dict[str, Any], entry: dict[str, Any], exc: BaseException
-) -> None:
-    """Say in the manifest why a run stopped, when it can be said (a full disk may refuse even
-    that: the previous manifest then stays, still valid and still not `complete`)."""
-    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-        status, error = "interrupted", None
-    else:
-        status, error = "failed", str(exc) or type(exc).__name__
-    entry = end_run_entry(entry, completed=False)
-    entry.update(status=status, error=error)
-    manifest.update(status=status, finished_at=utc_now(), error=error)
-    manifest["runs"] = [*manifest.get("runs", []), entry]
-    with contextlib.suppress(OSError):
-        writer.write_manifest(manifest)
-
-
-def resolver_settings(settings: ResolverSettings) -> dict[str, Any]:
-    values = asdict(settings)
-    values["nameservers"] = list(settings.nameservers) or ["system"]
-    return values
-
-
-def input_counts(counts: InputCounts) -> dict[str, int]:
-    """`lines`: input records examined (blank lines, `#` comments and a CSV header are not
-    records); every record is a row, a reject or a duplicate merged into an earlier row."""
-    return {
-        "lines": counts.lines,
-        "accepted": counts.accepted,
-        "rejected": counts.rejected,
-        "duplicates": counts.duplicates,
-        "unique": counts.unique,
-    }
 
 
 def accounting(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +103,7 @@ def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
     warnings = table.column("dmarc_warnings")
     if isinstance(warnings, pa.ChunkedArray):
         warnings = warnings.combine_chunks()
-    hit = pc.equal(pc.list_flatten(warnings), REPORT_AUTH_UNRESOLVED)
+    hit = pc.equal(pc.list_flatten(warnings), DmarcCode.REPORT_AUTH_UNRESOLVED.value)
     rows = pc.filter(pc.list_parent_indices(warnings), hit)
     return pc.is_in(pa.array(range(len(warnings)), pa.int64()), value_set=rows.cast(pa.int64()))
 

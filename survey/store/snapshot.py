@@ -31,55 +31,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from survey.errors import SnapshotError
+from survey.schema.columns import ARROW_SCHEMA, NAMES, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 PARTS_DIR = "domains"
 REJECTS = "rejects.csv"
 LOCK = ".lock"
 
-_STR = pa.string()
-_LIST = pa.list_(pa.string())
-
-#: The snapshot columns. The first block is DESIGN.md's schema 1; the rest are additions.
-SCHEMA = pa.schema(
-    [
-        ("domain", _STR),
-        ("org_domain", _STR),
-        ("rank", pa.int64()),
-        ("weight", pa.int64()),
-        ("dmarc_status", _STR),
-        ("dmarc_source", _STR),
-        ("dmarc_record", _STR),
-        ("dmarc_p", _STR),
-        ("dmarc_sp", _STR),
-        ("dmarc_effective_p", _STR),
-        ("dmarc_pct", pa.int16()),
-        ("dmarc_rua", _LIST),
-        ("dmarc_ruf", _LIST),
-        ("rua_hosts", _LIST),
-        ("ruf_hosts", _LIST),
-        ("rua_vendors", _LIST),
-        ("ruf_vendors", _LIST),
-        ("dmarc_errors", _LIST),
-        ("dmarc_warnings", _LIST),
-        ("spf_status", _STR),
-        ("spf_record", _STR),
-        ("spf_all", _STR),
-        ("spf_errors", _LIST),
-        ("spf_warnings", _LIST),
-        ("type", _STR),
-        ("report_type", _STR),
-        ("dmarc_lookup", _STR),
-        ("spf_lookup", _STR),
-        ("scanned_at", pa.timestamp("us", tz="UTC")),
-        # additions beyond DESIGN.md's required columns
-        ("dmarc_org_lookup", _STR),
-        ("dmarc_record_count", pa.int16()),
-        ("spf_record_count", pa.int16()),
-    ]
-)
-COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+#: The Arrow schema of every part, from the column table (`survey.schema.columns`).
+SCHEMA = ARROW_SCHEMA
+COLUMNS: tuple[str, ...] = NAMES
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -153,8 +114,8 @@ class _NoPandas:
 def arrow_without_pandas() -> None:
     """Keep pyarrow from importing pandas in a process that only writes snapshots.
 
-    The first Python list pyarrow converts makes it import pandas (~50 MB of RSS, measured:
-    60 → 104 MB) only to ask whether the list is a pandas object and what pandas' missing
+    The first Python list pyarrow converts makes it import pandas (tens of MB of RSS) only to
+    ask whether the list is a pandas object and what pandas' missing
     values look like. Asked once while pandas cannot be imported, pyarrow remembers "no
     pandas" and stops asking; `Table.to_pandas()` still imports it when it is wanted. For
     processes of our own (scan workers, the `survey scan` command): a library caller's process
@@ -162,11 +123,11 @@ def arrow_without_pandas() -> None:
     again (pandas is then loaded, nothing else changes)."""
     if "pandas" in sys.modules:
         return
-    sys.meta_path.insert(0, _NoPandas)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, _NoPandas)
     try:
-        pa.array([""], type=_STR)
+        pa.array([""], type=pa.string())
     finally:
-        sys.meta_path.remove(_NoPandas)  # type: ignore[arg-type]
+        sys.meta_path.remove(_NoPandas)
 
 
 def _array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
@@ -177,18 +138,23 @@ def _array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
 
 @dataclass(slots=True)
 class SnapshotWriter:
-    """Writes one snapshot folder. Use as a context manager: it takes and releases the lock."""
+    """Writes one snapshot folder. Use as a context manager: it takes and releases the lock.
+
+    `parts_dir` names the folder of its parts (`domains` for a DNS snapshot, `records` for a
+    flow snapshot); `write_part` may also write parts of another table into a folder beside it.
+    """
 
     folder: Path
     _lock_fd: int | None = None
+    parts_dir: str = PARTS_DIR
 
     @classmethod
-    def create(cls, snapshots: Path, label: str) -> SnapshotWriter:
+    def create(cls, snapshots: Path, label: str, parts_dir: str = PARTS_DIR) -> SnapshotWriter:
         folder = Path(snapshots) / check_label(label)
-        return cls(folder)
+        return cls(folder, parts_dir=parts_dir)
 
     def __enter__(self) -> SnapshotWriter:
-        (self.folder / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+        (self.folder / self.parts_dir).mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -210,7 +176,7 @@ class SnapshotWriter:
 
     def _clean_temporaries(self) -> None:
         """Leftovers of a write cut short (crash, full disk) are never valid parts."""
-        for tmp in (self.folder / PARTS_DIR).glob(".*.tmp-*"):
+        for tmp in self.folder.glob("*/.*.tmp-*"):
             tmp.unlink(missing_ok=True)
 
     @property
@@ -224,13 +190,16 @@ class SnapshotWriter:
     def done_parts(self) -> set[int]:
         """Indexes of the parts already written whole (their chunks need no scanning)."""
         found = set()
-        for path in (self.folder / PARTS_DIR).glob("part-*.parquet"):
+        for path in (self.folder / self.parts_dir).glob("part-*.parquet"):
             with contextlib.suppress(ValueError):
                 found.add(int(path.stem.removeprefix("part-")))
         return found
 
-    def write_part(self, index: int, table: pa.Table) -> None:
-        path = self.folder / PARTS_DIR / part_name(index)
+    def write_part(self, index: int, table: pa.Table, parts_dir: str | None = None) -> None:
+        """Part `index` of `parts_dir` (default: this snapshot's parts), whole or not at all."""
+        folder = self.folder / (parts_dir or self.parts_dir)
+        folder.mkdir(exist_ok=True)
+        path = folder / part_name(index)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         write_atomically(path, sink.getvalue().to_pybytes())
@@ -286,7 +255,7 @@ class Snapshot:
 
     def dataset(self) -> Any:  # pyarrow.dataset.Dataset
         # Imported here: pyarrow.dataset (with pandas, which it loads) costs each scan worker
-        # ~44 MB of RSS, and a worker only writes parts.
+        # tens of MB of RSS, and a worker only writes parts.
         import pyarrow.dataset as ds
 
         parts = sorted((self.folder / PARTS_DIR).glob("part-*.parquet"))

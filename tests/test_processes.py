@@ -1,10 +1,9 @@
-"""Scanning in several processes (survey/workers.py): the same verdicts as one process, the
+"""Scanning in several processes (survey/scan/processes.py): the same verdicts as one process, the
 totals shared out, and a worker's failure failing the run instead of hanging it."""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections import Counter
 from pathlib import Path
 
@@ -15,14 +14,9 @@ from survey.dns.settings import ResolverSettings
 from survey.errors import SurveyError
 from survey.input.stream import InputDomain
 from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows
-from survey.scan.pipeline import (
-    GC_THRESHOLDS,
-    ScanOptions,
-    default_workers,
-    run_scan,
-    tuned_collector,
-)
-from survey.scan.processes import WorkerSetup, scan_in_workers, share
+from survey.scan.pipeline import ScanOptions, default_workers, run_scan
+from survey.scan.processes import ProcessRunner
+from survey.scan.runners import RunnerSetup, share
 from survey.store.snapshot import read_manifest
 
 
@@ -75,23 +69,15 @@ def test_a_failing_worker_fails_the_run(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("parts cannot go under a file\n")
     settings = ResolverSettings(nameservers=("127.0.0.1:9",), timeout=0.2, tries=1)
-    setup = WorkerSetup(not_a_folder, settings, False, None, chunks_in_flight=1)
+    setup = RunnerSetup(not_a_folder, settings, False, None, chunks_in_flight=1)
     chunks = [(i, [InputDomain(f"d{i}-{j}.test", None, None) for j in range(3)]) for i in range(4)]
     written: Counter[str] = Counter()
 
     async def main() -> None:
-        await scan_in_workers(
-            setup, 2, iter(chunks), lambda n, types: written.update(types), asyncio.Event()
+        await ProcessRunner(setup, 2).run(
+            iter(chunks), lambda n, types: written.update(types), asyncio.Event()
         )
 
     with pytest.raises(SurveyError, match="scan worker"):
         run(main())
     assert not written
-
-
-def test_the_collector_is_tuned_for_the_scan_and_restored() -> None:
-    before, frozen = gc.get_threshold(), gc.get_freeze_count()
-    with tuned_collector():
-        assert gc.get_threshold() == GC_THRESHOLDS
-        assert gc.get_freeze_count() > frozen  # what was alive is out of the collector's sight
-    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, frozen)

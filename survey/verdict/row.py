@@ -1,0 +1,83 @@
+"""The verdict row: one snapshot row per domain, and the type A–F of a pair of statuses.
+
+The fields are the snapshot's columns (`survey.schema.columns.ROW_NAMES`, checked by a test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from survey.schema.codes import DmarcCode, SpfCode
+from survey.schema.values import (
+    DmarcSource,
+    DomainType,
+    Outcome,
+    Policy,
+    ReportType,
+    SpfAll,
+    Status,
+)
+
+
+@dataclass(slots=True)
+class Verdict:
+    """One snapshot row (all schema columns but `scanned_at`, which the scan stamps).
+
+    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 31 fields
+    through `object.__setattr__` (more than the rest of classify costs). The sequences
+    are tuples, shared between rows where they are equal: nothing is meant to change a row."""
+
+    domain: str
+    org_domain: str
+    rank: int | None
+    weight: int | None
+    dmarc_status: Status
+    dmarc_source: DmarcSource | None
+    dmarc_record: str | None
+    dmarc_p: str | None
+    dmarc_sp: str | None
+    dmarc_effective_p: Policy | None
+    dmarc_pct: int | None
+    dmarc_rua: tuple[str, ...]
+    dmarc_ruf: tuple[str, ...]
+    rua_hosts: tuple[str, ...]
+    ruf_hosts: tuple[str, ...]
+    rua_vendors: tuple[str, ...]
+    ruf_vendors: tuple[str, ...]
+    dmarc_errors: tuple[DmarcCode, ...]
+    dmarc_warnings: tuple[DmarcCode, ...]
+    spf_status: Status
+    spf_record: str | None
+    spf_all: SpfAll | None
+    spf_errors: tuple[SpfCode, ...]
+    spf_warnings: tuple[SpfCode, ...]
+    type: DomainType | None
+    report_type: ReportType | None
+    dmarc_lookup: Outcome
+    spf_lookup: Outcome
+    dmarc_org_lookup: Outcome | None
+    dmarc_record_count: int
+    spf_record_count: int
+
+
+VERDICT_FIELDS: tuple[str, ...] = tuple(Verdict.__dataclass_fields__)
+
+_TYPES = {
+    (Status.VALID, True): DomainType.A,
+    (Status.INVALID, True): DomainType.B,
+    (Status.VALID, False): DomainType.C,
+    (Status.INVALID, False): DomainType.D,
+    (Status.ABSENT, True): DomainType.E,
+    (Status.ABSENT, False): DomainType.F,
+}
+
+
+def domain_type(dmarc_status: Status, spf_status: Status) -> DomainType | None:
+    """Type A–F; None when a lookup it needs failed: unresolved, never absent."""
+    if Status.ERROR in (dmarc_status, spf_status):
+        return None
+    return _TYPES[(dmarc_status, spf_status.is_published)]
+
+
+#: `domain_type` of every pair of statuses, looked up once per domain.
+TYPE_OF = {(d, s): domain_type(d, s) for d in Status for s in Status}
