@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import sys
@@ -15,6 +16,7 @@ import typer
 from pyarrow import ArrowException
 
 from survey.dns.pool import ResolverSettings, parse_nameserver
+from survey.dns.settings import DnsClient
 from survey.errors import SurveyError
 from survey.scan import pipeline as scan_module
 from survey.store.snapshot import default_label
@@ -108,12 +110,20 @@ def scan(
         Path | None, typer.Option("--psl", help="Public suffix list file to use.")
     ] = None,
     quiet: QuietOpt = False,
+    dns_client: Annotated[
+        DnsClient,
+        typer.Option(
+            "--dns-client",
+            help="DNS client behind the resolver pool: survey (our own) or aiodns (c-ares).",
+        ),
+    ] = DnsClient.SURVEY,
 ) -> None:
     """Scan a domain list into a dated Parquet snapshot, or retry a snapshot's unresolved domains.
 
     Exit status: 0 complete, 2 error (one line on stderr), 3 the snapshot is not complete
     (interrupted: continue with --resume, or re-run --retry-unresolved)."""
     settings = _settings(nameserver, concurrency, qps, timeout, tries)
+    settings = dataclasses.replace(settings, client=dns_client.value)
     if retry_unresolved is not None:
         _refuse_with_retry(input_path, label, resume)
         _run_scan(lambda progress: _retry(retry_unresolved, settings, psl_file, progress), quiet)

@@ -42,11 +42,13 @@ def question_counts(counts: PoolCounts) -> dict[str, int]:
 
 def transport_counts(counts: PoolCounts) -> dict[str, Any]:
     """How a run's tries went on the wire: the outcome of every try (retried ones too), the
-    questions asked again over TCP, and the replies ignored as stray (late or forged)."""
+    questions asked again over TCP, the replies ignored as stray (late or forged), and those
+    that echoed a question but could not be read (each counted, the try waiting on)."""
     return {
         "tries": {str(outcome): n for outcome, n in sorted(counts.tries.items())},
         "tcp": counts.tcp,
         "stray_replies": counts.stray,
+        "malformed_replies": counts.malformed,
     }
 
 
