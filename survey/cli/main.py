@@ -15,8 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from pyarrow import ArrowException
 
-from survey.dns.pool import ResolverSettings, parse_nameserver
-from survey.dns.settings import DnsClient
+from survey.dns.settings import DnsClient, ResolverSettings, parse_nameserver
 from survey.errors import SurveyError
 from survey.scan import pipeline as scan_module
 from survey.store.snapshot import default_label

@@ -5,7 +5,7 @@ import os
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["EVENT_LOOP_VARIABLE", "create_event_loop_policy", "run"]
+__all__ = ["EVENT_LOOP_VARIABLE", "run"]
 
 T = TypeVar("T")
 
@@ -18,12 +18,6 @@ def _uvloop() -> Any:
     except ImportError:
         return None
     return uvloop
-
-
-def create_event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
-    """uvloop's policy when uvloop is installed, else asyncio's default."""
-    uvloop = _uvloop()
-    return uvloop.EventLoopPolicy() if uvloop else asyncio.DefaultEventLoopPolicy()
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

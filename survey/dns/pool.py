@@ -23,33 +23,13 @@ from typing import Any
 
 from survey.dns import wire
 from survey.dns.base import DnsTransport, TransportFactory
-from survey.dns.loop import EVENT_LOOP_VARIABLE, create_event_loop_policy, run
 from survey.dns.outcome import TxtAnswer
-from survey.dns.settings import (
-    ResolverSettings,
-    Server,
-    parse_nameserver,
-    server_address,
-    system_nameservers,
-)
-from survey.dns.timing import JITTER, TokenBucket, jittered
+from survey.dns.settings import ResolverSettings, Server, server_address, system_nameservers
+from survey.dns.timing import TokenBucket, jittered
 from survey.errors import ResolverError
 from survey.schema.values import Outcome
 
-__all__ = [
-    "EVENT_LOOP_VARIABLE",
-    "JITTER",
-    "PoolCounts",
-    "ResolverPool",
-    "ResolverSettings",
-    "TokenBucket",
-    "create_event_loop_policy",
-    "default_transport",
-    "parse_nameserver",
-    "read_txt",
-    "run",
-    "system_nameservers",
-]
+__all__ = ["PoolCounts", "ResolverPool", "default_transport", "read_txt"]
 
 # How a reply becomes an outcome and texts; a module attribute so that a test can break it.
 read_txt = wire.read_txt

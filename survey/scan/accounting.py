@@ -14,7 +14,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from survey.dns.pool import PoolCounts, ResolverSettings
+from survey.dns.pool import PoolCounts
+from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputCounts
 from survey.store.snapshot import SnapshotWriter, utc_now
 

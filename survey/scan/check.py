@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from survey.dns.pool import ResolverPool, ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.pool import ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.errors import InputError
 from survey.input.names import normalise, validate
 from survey.input.stream import InputDomain
