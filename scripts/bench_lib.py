@@ -188,7 +188,7 @@ def median(values: Sequence[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class DomainQuestions:
-    """The TXT questions `survey scan` asks for one domain, phase by phase (DESIGN.md)."""
+    """The TXT questions `survey scan` asks for one domain, phase by phase (scan/scanner.py)."""
 
     domain: str
     org_question: str | None  # `_dmarc.<org>`, only where the scan asks it (first time a run)

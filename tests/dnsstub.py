@@ -11,7 +11,8 @@ Answers carry TTL 0 unless `ttl` is given (a client that caches would then show 
 
 Both sockets are bound in the constructor, so the server is ready before a test starts; each
 query is handled in its own thread, so an answer `delay` holds one query without blocking
-the others. Every query received is counted per (name, transport); `max_outstanding` is the
+the others. Every query received is logged (name, transport, EDNS payload, source port) and
+counted per (name, transport); `max_outstanding` is the
 largest number of queries received and not yet answered at one time.
 """
 
@@ -48,6 +49,7 @@ class QueryLog:
     name: str  # lower-cased, no trailing dot
     transport: str  # "udp" or "tcp"
     edns_payload: int | None  # the UDP payload size the client offered, None without EDNS
+    client_port: int = 0  # the query's source port
 
 
 def _key(name: str) -> str:
@@ -118,7 +120,7 @@ class DnsStub:
 
     # -- answering ------------------------------------------------------------------------
 
-    def respond(self, wire: bytes, transport: str) -> bytes | None:
+    def respond(self, wire: bytes, transport: str, client_port: int = 0) -> bytes | None:
         """The reply to one query message, or None to send nothing."""
         try:
             query = DNSRecord.parse(wire)
@@ -127,7 +129,7 @@ class DnsStub:
         name = _key(str(query.q.qname))
         payload = _edns_payload(query)
         with self._lock:
-            self.log.append(QueryLog(name, transport, payload))
+            self.log.append(QueryLog(name, transport, payload, client_port))
             self._outstanding += 1
             self.max_outstanding = max(self.max_outstanding, self._outstanding)
             fault = self._take_fault(name)
@@ -237,7 +239,7 @@ class _UdpHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         wire, sock = self.request
         stub = self.server.stub
-        reply = stub.respond(wire, "udp")
+        reply = stub.respond(wire, "udp", self.client_address[1])
         if reply is not None:
             sock.sendto(reply, self.client_address)
             stub.sent()

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from survey.cli.main import main
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.scan.pipeline import ScanOptions, run_scan
 from survey.store import snapshot as snapshot_module
 

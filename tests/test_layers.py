@@ -22,9 +22,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "store": frozenset({"schema"}),
     "verdict": frozenset({"records", "input", "schema", "dns.outcome"}),
     "scan": frozenset({"verdict", "records", "dns", "input", "store", "schema"}),
-    "report": frozenset({"store", "verdict", "schema"}),
+    "report": frozenset({"store", "verdict", "input", "schema"}),
+    "flows": frozenset({"schema", "store", "verdict.psl", "verdict.vendors"}),
     "lab": frozenset({"store", "schema"}),
-    "cli": frozenset({"scan", "report", "lab", "store", "dns", "input", "verdict", "schema"}),
+    "cli": frozenset(
+        {"scan", "flows", "report", "lab", "store", "dns", "input", "verdict", "schema"}
+    ),
     "__main__": frozenset({"cli"}),
 }
 BASE = frozenset({"survey", "survey.errors"})

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer
 from survey.scan.pipeline import ScanOptions, run_scan

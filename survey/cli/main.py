@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import sys
 import threading
@@ -13,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from pyarrow import ArrowException
 
-from survey.dns.pool import ResolverSettings, parse_nameserver
+from survey.dns.settings import DnsClient, ResolverSettings, parse_nameserver
 from survey.errors import SurveyError
 from survey.scan import pipeline as scan_module
 from survey.store.snapshot import default_label
@@ -27,6 +29,7 @@ lab_app = typer.Typer(no_args_is_help=True, help="The offline lab: a synthetic z
 app.add_typer(lab_app, name="lab")
 
 DEFAULT_SNAPSHOTS = Path("data/snapshots")
+DEFAULT_FLOWS = Path("data/flows")
 
 NameserverOpt = Annotated[
     list[str] | None,
@@ -106,12 +109,20 @@ def scan(
         Path | None, typer.Option("--psl", help="Public suffix list file to use.")
     ] = None,
     quiet: QuietOpt = False,
+    dns_client: Annotated[
+        DnsClient,
+        typer.Option(
+            "--dns-client",
+            help="DNS client behind the resolver pool: survey (our own) or aiodns (c-ares).",
+        ),
+    ] = DnsClient.SURVEY,
 ) -> None:
     """Scan a domain list into a dated Parquet snapshot, or retry a snapshot's unresolved domains.
 
     Exit status: 0 complete, 2 error (one line on stderr), 3 the snapshot is not complete
     (interrupted: continue with --resume, or re-run --retry-unresolved)."""
     settings = _settings(nameserver, concurrency, qps, timeout, tries)
+    settings = dataclasses.replace(settings, client=dns_client.value)
     if retry_unresolved is not None:
         _refuse_with_retry(input_path, label, resume)
         _run_scan(lambda progress: _retry(retry_unresolved, settings, psl_file, progress), quiet)
@@ -170,6 +181,86 @@ def _run_scan(
 
 
 @app.command()
+def flows(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="INPUT...",
+            help="DMARC aggregate reports (.xml, .xml.gz, .zip), mail-flow tables (CSV, "
+            "Parquet), or folders of them.",
+        ),
+    ],
+    label: Annotated[
+        str | None, typer.Option(help="Flow snapshot label (default: current YYYY-MM).")
+    ] = None,
+    flows_dir: Annotated[
+        Path, typer.Option("--flows", help="Folder of flow snapshots.")
+    ] = DEFAULT_FLOWS,
+    files_per_part: Annotated[
+        int, typer.Option(min=1, help="Input files per Parquet part (and per resume step).")
+    ] = 100,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run.")] = False,
+    max_report_mb: Annotated[
+        int, typer.Option(min=1, max=4096, help="MiB of one report once decompressed, at most.")
+    ] = 64,
+    max_ratio: Annotated[
+        int, typer.Option(min=2, help="Decompressed ÷ compressed size of a gzip or member.")
+    ] = 200,
+    max_members: Annotated[int, typer.Option(min=1, help="Members of one zip, at most.")] = (
+        10_000
+    ),
+    signers: Annotated[
+        Path | None, typer.Option(help="Signer table (service,suffix,documented_at).")
+    ] = None,
+    psl_file: Annotated[
+        Path | None, typer.Option("--psl", help="Public suffix list file to use.")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Read DMARC aggregate reports and mail-flow tables into a flow snapshot.
+
+    Exit status: 0 complete, 2 error (one line on stderr), 3 not complete (interrupted:
+    continue with --resume)."""
+    from survey.flows.archive import MIB, Limits
+    from survey.flows.pipeline import FlowOptions, run_flows
+    from survey.flows.signers import DEFAULT_SIGNERS
+
+    options = FlowOptions(
+        inputs=tuple(inputs),
+        flows=flows_dir,
+        label=label or default_label(),
+        files_per_part=files_per_part,
+        resume=resume,
+        limits=Limits(document_bytes=max_report_mb * MIB, ratio=max_ratio, members=max_members),
+        psl_path=psl_file,
+        signers_path=signers or DEFAULT_SIGNERS,
+    )
+    summary = run_flows(options)
+    if not quiet:
+        typer.echo(_flow_summary(summary.folder, summary.manifest))
+    if summary.status != "complete":
+        typer.echo(f"survey: flows {summary.folder} is {summary.status}, not complete", err=True)
+        raise typer.Exit(3)
+
+
+def _flow_summary(folder: Path, manifest: dict[str, object]) -> str:
+    counts = manifest["accounting"]
+    assert isinstance(counts, dict)
+    lines = [
+        f"flows written: {folder} ({manifest['status']})",
+        f"  files {counts['files']:,}; documents {counts['documents']:,} = parsed "
+        f"{counts['parsed']:,} + rejected {counts['rejected']:,}",
+        f"  records {counts['records']:,} = rows {counts['rows']:,} + rejected "
+        f"{counts['records_rejected']:,}; messages {counts['messages']:,}",
+    ]
+    rejects = manifest.get("rejects") or {}
+    assert isinstance(rejects, dict)
+    if rejects:
+        lines.append("  rejects: " + ", ".join(f"{k} {v:,}" for k, v in rejects.items()))
+    return "\n".join(lines)
+
+
+@app.command()
 def check(
     domains: Annotated[list[str], typer.Argument(metavar="DOMAIN...", help="Domains to check.")],
     nameserver: NameserverOpt = None,
@@ -214,6 +305,38 @@ def report(
         allow_incomplete=allow_incomplete,
     )  # fmt: skip
     typer.echo(f"report written: {path}")
+
+
+@app.command()
+def scorecard(
+    watchlist: Annotated[Path, typer.Argument(help="CSV: domain, optional group and name.")],
+    snapshot: Annotated[Path, typer.Argument(help="A snapshot folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: reports/<label>/scorecard).")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language: en or ja.")] = "en",
+    fmt: Annotated[
+        str, typer.Option("--format", help="Grid formats, comma separated.")
+    ] = "png,svg",
+    nameserver: NameserverOpt = None,
+    timeout: TimeoutOpt = 2.0,
+    tries: TriesOpt = 3,
+) -> None:
+    """A watch list's DMARC, SPF, DKIM and DNSSEC: a table and a slide-ready grid.
+
+    Domains the snapshot lacks are checked on the spot with --nameserver, else shown as not
+    scanned (never as absent)."""
+    from survey.report.scorecard_out import make_scorecard
+
+    check = None
+    if nameserver:
+        from survey.scan.check import check_domains
+
+        settings = _settings(nameserver, 50, None, timeout, tries)
+        check = functools.partial(check_domains, settings=settings)
+    target = out or Path("reports") / snapshot.name / "scorecard"
+    files = make_scorecard(watchlist, snapshot, target, _lang(lang), _formats(fmt), check)
+    typer.echo(f"scorecard written: {', '.join(str(f) for f in files)}")
 
 
 @app.command()
@@ -272,6 +395,15 @@ def lab_generate(
     out: Annotated[Path, typer.Option(help="Folder to write the lab to.")] = Path("lab"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     epoch: Annotated[int, typer.Option(min=0, help="0 this month, 1 the next.")] = 0,
+    reports: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also write DMARC aggregate reports for this many reporting domains (and a "
+            "flow table of as many others, and hostile files) into <out>/reports, with the "
+            "expected flows: input for `survey flows`.",
+        ),
+    ] = 0,
 ) -> None:
     """Write a synthetic zone, its domain list and the expected verdicts."""
     from survey.lab.generate import generate_lab
@@ -279,6 +411,10 @@ def lab_generate(
     paths = generate_lab(domains, out, seed=seed, epoch=epoch)
     typer.echo(f"lab of {domains} domains written to {out}")
     typer.echo(str(paths))
+    if reports:
+        from survey.lab.reports import write_flow_lab
+
+        typer.echo(str(write_flow_lab(out, reports)))
 
 
 @lab_app.command("serve")

@@ -12,8 +12,10 @@ the DNS Flag Day 2020 value). A reply is read only as far as a verdict needs:
   or by a name its CNAME chain leads to inside the answer (RFC 1034 §3.6.2), are its texts.
   NOERROR with none of them is NODATA (RFC 2308 §2.2). A NOERROR whose OPT record carries an
   extended RCODE (RFC 6891 §6.1.3, e.g. BADVERS) is an error, never an empty answer.
-- A reply that cannot be read (a count running past the end, a compression pointer that does
-  not point backwards, an over-long name) raises `Malformed`; the caller makes that `error`.
+- A reply that cannot be read (shorter than a header, a count running past the end, a
+  compression pointer that does not point backwards, an over-long name) raises `Malformed`,
+  and nothing else: every reader checks a length before it indexes or unpacks. The pool does
+  not end a try on it (`survey.dns.pool`).
 
 Each TXT record's character-strings are joined without separator (RFC 7208 §3.3) and decoded
 as UTF-8 with `surrogateescape`, so that no byte is lost.
@@ -149,19 +151,27 @@ def is_bare_formerr(reply: bytes) -> bool:
     )
 
 
+def _header(reply: bytes) -> bytes:
+    """The 12-octet header (RFC 1035 §4.1.1), or `Malformed` when the datagram is shorter."""
+    if len(reply) < _QUESTION_START:
+        raise Malformed(f"{len(reply)} octets: shorter than a DNS header")
+    return reply
+
+
 def is_truncated(reply: bytes) -> bool:
     """TC set: the answer did not fit and must be asked again over TCP (RFC 7766 §5)."""
-    return bool(reply[2] & (_TC >> 8))
+    return bool(_header(reply)[2] & (_TC >> 8))
 
 
 def rcode(reply: bytes) -> int:
     """The header's 4-bit RCODE."""
-    return reply[3] & _RCODE
+    return _header(reply)[3] & _RCODE
 
 
 def has_additional(reply: bytes) -> bool:
     """True when the reply has records in its additional section (an OPT record, say)."""
-    return bool(reply[10] or reply[11])
+    header = _header(reply)
+    return bool(header[10] or header[11])
 
 
 def read_txt(reply: bytes, question_wire: bytes) -> tuple[Outcome, tuple[str, ...]]:
@@ -170,7 +180,7 @@ def read_txt(reply: bytes, question_wire: bytes) -> tuple[Outcome, tuple[str, ..
     Every record of every section must be whole (RFC 1035 §4.1: the counts and the octets
     agree), or the reply is `Malformed` whatever its RCODE; octets after the last record are
     ignored. An OPT record's extended RCODE (RFC 6891 §6.1.3) makes the reply an error."""
-    _, flags, _, ancount, nscount, arcount = _HEADER.unpack_from(reply)
+    _, flags, _, ancount, nscount, arcount = _HEADER.unpack_from(_header(reply))
     offset = _QUESTION_START + len(question_wire)
     aliases: dict[bytes, bytes] = {}
     found: list[tuple[bytes, bytes]] = []

@@ -496,3 +496,9 @@ def save(figure: Figure, stem: Path, formats: Iterable[str] = ("png", "svg")) ->
             figure.savefig(path, format=fmt, dpi=DPI, metadata=metadata)
             paths.append(path)
     return paths
+
+
+# The same canvas, fonts and header for the report's other figures (the scorecard grid).
+chart_rc = _rc
+new_figure = _new_figure
+header = _header

@@ -97,7 +97,7 @@ def _is_other(naming: HostNaming, host: str, org: str) -> bool:
 
 
 def _normalised(name: str) -> bool:
-    """Already in the form names are compared in (as `survey.input.stream.normalise` leaves an
+    """Already in the form names are compared in (as `survey.input.names.normalise` leaves an
     ASCII name): lower case, no surrounding space, no trailing dot."""
     return name.isascii() and name == name.strip().lower() and not name.endswith(".")
 

@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from survey.dns.pool import ResolverPool, ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.pool import ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.errors import InputError
-from survey.input.stream import InputDomain, normalise, validate
+from survey.input.names import normalise, validate
+from survey.input.stream import InputDomain
 from survey.records.dmarc import DMARC_CODES
 from survey.records.spf import SPF_CODES
 from survey.scan.scanner import DomainScanner

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from survey import __version__
-from survey.dns.pool import ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.settings import ResolverSettings
 from survey.errors import InputError, SnapshotError
 from survey.input.stream import DomainStream, InputDomain, read_domains
 from survey.scan.accounting import (

@@ -30,7 +30,8 @@ from dataclasses import replace
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from survey.dns.pool import PoolCounts, ResolverPool, run
+from survey.dns.loop import run
+from survey.dns.pool import PoolCounts, ResolverPool
 from survey.errors import SurveyError
 from survey.input.stream import InputDomain
 from survey.scan.runners import Chunks, OnChunk, RunnerOutcome, RunnerSetup, share

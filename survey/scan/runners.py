@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from survey.dns.pool import PoolCounts, ResolverPool, ResolverSettings
+from survey.dns.pool import PoolCounts, ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputDomain
 from survey.scan.jobs import Job, run_jobs
 from survey.scan.scanner import DomainScanner, scan_part

@@ -35,6 +35,12 @@ class ProblemCode(StrEnum):
         """code → meaning, of one kind or of all."""
         return {str(c): c.meaning for c in cls if kind is None or c.kind is kind}
 
+    @classmethod
+    def markdown(cls) -> str:
+        """The README's table of these codes."""
+        rows = [f"| `{c}` | {c.kind} | {c.meaning} |" for c in cls]
+        return "\n".join(["| code | kind | meaning |", "| --- | --- | --- |", *rows])
+
 
 class DmarcCode(ProblemCode):
     """Problems of a DMARC record (RFC 7489 §6.3, §6.4, §6.6.3, §7.1)."""
@@ -175,3 +181,63 @@ class SpfCode(ProblemCode):
         "the record is over 512 bytes, so the DNS answer may not fit UDP (§3.4)",
     )
     NON_UTF8 = "non_utf8", W, "the record holds bytes that are not valid UTF-8"
+
+
+class DkimCode(ProblemCode):
+    """Problems of a DKIM key record (RFC 6376 §3.6.1, RFC 8301, RFC 8463) or of a domain's
+    `_domainkey` tree."""
+
+    TAG_SYNTAX = (
+        "tag_syntax",
+        E,
+        "a part is not name=value or has bad characters (RFC 6376 §3.2)",
+    )
+    DUPLICATE_TAG = "duplicate_tag", E, "the same tag appears more than once (RFC 6376 §3.2)"
+    V_NOT_FIRST = "v_not_first", E, "a v tag is present but is not the first tag (§3.6.1)"
+    V_INVALID = "v_invalid", E, "v is not DKIM1: the record must be discarded (§3.6.1)"
+    P_MISSING = "p_missing", E, "the required p (public key) tag is missing"
+    P_NOT_BASE64 = "p_not_base64", E, "p is not base64 (§2.4)"
+    KEY_UNPARSABLE = (
+        "key_unparsable",
+        E,
+        "p decodes, but not to a key of the type k names (RSA SubjectPublicKeyInfo or"
+        " RSAPublicKey; 32-byte ed25519)",
+    )
+    RSA_UNDER_1024 = (
+        "rsa_under_1024",
+        E,
+        "an RSA key under 1024 bits: verifiers must not accept its signatures (RFC 8301 §3.2)",
+    )
+    UNKNOWN_KEY_TYPE = (
+        "unknown_key_type",
+        E,
+        "k names a key type that is neither rsa nor ed25519: no verifier can use the key",
+    )
+    SHA1_ONLY = (
+        "sha1_only",
+        E,
+        "h allows only sha1, which verifiers must not accept (RFC 8301 §3.1)",
+    )
+    RSA_UNDER_2048 = (
+        "rsa_under_2048",
+        W,
+        "an RSA key under 2048 bits (RFC 8301 §3.2: signers should use at least 2048)",
+    )
+    TESTING = "testing", W, "t=y: the domain is testing DKIM; verifiers may ignore failures"
+    SERVICE_NOT_EMAIL = (
+        "service_not_email",
+        W,
+        "s lists neither email nor *: the key may not be used for mail (§3.6.1)",
+    )
+    UNKNOWN_TAG = "unknown_tag", W, "a tag DKIM does not define; verifiers ignore it"
+    MULTIPLE_RECORDS = (
+        "multiple_records",
+        W,
+        "several TXT records at one selector: which one a verifier uses is undefined (§3.6.2.2)",
+    )
+    NON_UTF8 = "non_utf8", W, "the record holds bytes that are not valid UTF-8"
+    WILDCARD_DOMAINKEY = (
+        "wildcard_domainkey",
+        W,
+        "a random selector answers: a wildcard under _domainkey, not counted as adoption",
+    )

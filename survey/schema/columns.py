@@ -126,10 +126,11 @@ ARROW_SCHEMA = pa.schema([(column.name, column.type) for column in COLUMNS])
 ROW_NAMES: tuple[str, ...] = tuple(name for name in NAMES if name != "scanned_at")
 
 
-def markdown_table() -> str:
-    """The README's schema table, one row per column (`python -m survey.schema.columns`)."""
+def markdown_table(columns: tuple[Column, ...] = COLUMNS) -> str:
+    """The README's schema table of `columns` (default: the DNS snapshot's), one row per column
+    (`python -m survey.schema.columns`)."""
     lines = ["| column | type | values | meaning |", "| --- | --- | --- | --- |"]
-    for column in COLUMNS:
+    for column in columns:
         row = (f"`{column.name}`", column.type_name, _values_text(column), column.meaning)
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -143,13 +144,17 @@ def _values_text(column: Column) -> str:
     return " / ".join(f"`{v}`" for v in column.values)
 
 
-def values_outside_schema(table: pa.Table) -> dict[str, set[str]]:
-    """For each column with a closed value set: the values in `table` outside it (none: {}).
+def values_outside_schema(
+    table: pa.Table, columns: tuple[Column, ...] = COLUMNS
+) -> dict[str, set[str]]:
+    """For each column of `columns` (default: the DNS snapshot's) with a closed value set: the
+    values in `table` outside it (none: {}).
 
     List columns are checked item by item; nulls are allowed everywhere."""
+    by_name = {column.name: column for column in columns}
     found: dict[str, set[str]] = {}
     for name in table.column_names:
-        column = BY_NAME.get(name)
+        column = by_name.get(name)
         if column is None or column.values is None:
             continue
         data = table.column(name)

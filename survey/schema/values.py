@@ -97,3 +97,44 @@ class ProblemKind(StrEnum):
 
     ERROR = "error"
     WARNING = "warning"
+
+
+class DkimKeyType(StrEnum):
+    """The key type of a DKIM key record (`k`; RFC 6376 §3.6.1, RFC 8463)."""
+
+    RSA = "rsa"
+    ED25519 = "ed25519"
+    UNKNOWN = "unknown"  # any other k value
+
+
+class DkimStatus(StrEnum):
+    """What DNS says of a domain's DKIM keys (`dkim_status`)."""
+
+    FOUND = "found"  # at least one listed selector has a key record (revoked included)
+    NONE_FOUND = "none_found"  # _domainkey.<d> exists, no listed selector answers
+    ABSENT = "absent"  # _domainkey.<d> is NXDOMAIN: no selector can exist (RFC 8020)
+    ERROR = "error"  # a needed lookup failed: unresolved, never absent
+
+
+class SpfResult(StrEnum):
+    """What a receiver's evaluation of a domain's SPF record ends in (`spf_result`), for a
+    client address that matches no IP-based mechanism (RFC 7208 §4.6.4 limits)."""
+
+    OK = "ok"  # evaluation ran to its end within the limits
+    PERMERROR = "permerror"
+    TEMPERROR = "temperror"  # a needed lookup failed: unresolved, never ok
+
+
+class SpfResultReason(StrEnum):
+    """The first condition a receiver's evaluation stops at (`spf_result_reason`)."""
+
+    SYNTAX = "syntax"  # the record has a syntax error (§4.6)
+    MULTIPLE_RECORDS = "multiple_records"  # several SPF records (§4.5)
+    TOO_MANY_LOOKUPS = "too_many_lookups"  # more than 10 DNS-querying terms (§4.6.4)
+    TOO_MANY_VOID_LOOKUPS = "too_many_void_lookups"  # more than 2 void lookups (§4.6.4)
+    INCLUDE_LOOP = "include_loop"
+    REDIRECT_LOOP = "redirect_loop"
+    INCLUDE_NO_SPF = "include_no_spf"  # an include target without an SPF record (§5.2)
+    REDIRECT_NO_SPF = "redirect_no_spf"  # a redirect target without an SPF record (§6.1)
+    INCLUDE_PERMERROR = "include_permerror"  # an included record that is itself invalid (§5.2)
+    TOO_MANY_MX = "too_many_mx"  # an mx answer of more than 10 names (§4.6.4)

@@ -138,18 +138,23 @@ def _array(values: Sequence[Any] | pa.Array, type_: pa.DataType) -> pa.Array:
 
 @dataclass(slots=True)
 class SnapshotWriter:
-    """Writes one snapshot folder. Use as a context manager: it takes and releases the lock."""
+    """Writes one snapshot folder. Use as a context manager: it takes and releases the lock.
+
+    `parts_dir` names the folder of its parts (`domains` for a DNS snapshot, `records` for a
+    flow snapshot); `write_part` may also write parts of another table into a folder beside it.
+    """
 
     folder: Path
     _lock_fd: int | None = None
+    parts_dir: str = PARTS_DIR
 
     @classmethod
-    def create(cls, snapshots: Path, label: str) -> SnapshotWriter:
+    def create(cls, snapshots: Path, label: str, parts_dir: str = PARTS_DIR) -> SnapshotWriter:
         folder = Path(snapshots) / check_label(label)
-        return cls(folder)
+        return cls(folder, parts_dir=parts_dir)
 
     def __enter__(self) -> SnapshotWriter:
-        (self.folder / PARTS_DIR).mkdir(parents=True, exist_ok=True)
+        (self.folder / self.parts_dir).mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -171,7 +176,7 @@ class SnapshotWriter:
 
     def _clean_temporaries(self) -> None:
         """Leftovers of a write cut short (crash, full disk) are never valid parts."""
-        for tmp in (self.folder / PARTS_DIR).glob(".*.tmp-*"):
+        for tmp in self.folder.glob("*/.*.tmp-*"):
             tmp.unlink(missing_ok=True)
 
     @property
@@ -185,13 +190,16 @@ class SnapshotWriter:
     def done_parts(self) -> set[int]:
         """Indexes of the parts already written whole (their chunks need no scanning)."""
         found = set()
-        for path in (self.folder / PARTS_DIR).glob("part-*.parquet"):
+        for path in (self.folder / self.parts_dir).glob("part-*.parquet"):
             with contextlib.suppress(ValueError):
                 found.add(int(path.stem.removeprefix("part-")))
         return found
 
-    def write_part(self, index: int, table: pa.Table) -> None:
-        path = self.folder / PARTS_DIR / part_name(index)
+    def write_part(self, index: int, table: pa.Table, parts_dir: str | None = None) -> None:
+        """Part `index` of `parts_dir` (default: this snapshot's parts), whole or not at all."""
+        folder = self.folder / (parts_dir or self.parts_dir)
+        folder.mkdir(exist_ok=True)
+        path = folder / part_name(index)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         write_atomically(path, sink.getvalue().to_pybytes())

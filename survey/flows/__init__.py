@@ -1,0 +1,1 @@
+"""Mail flows: DMARC aggregate reports and flow tables in, one classified row per record out."""
