@@ -1,8 +1,9 @@
 """The `other` report destinations of a snapshot, out of core: DuckDB finds the distinct report
 hosts, Python names them, DuckDB joins the names back to the rows.
 
-Naming a host takes the public suffix list (`HostNaming`), which is Python: ~15-30 µs per name
-not seen before. What Python sees is kept to the distinct names that can be `other`:
+Naming a host takes the public suffix list (`HostNaming`), which is Python: several µs per
+name not seen before (~8 µs here), and 40M lab rows hold ~17 million distinct (host,
+organization) pairs. What Python sees is kept to the distinct names that can be `other`:
 
 - a host equal to its policy domain's organizational domain is in that organization (`self`,
   RFC 7489 §3.2) and is never asked about: that is most self-hosted report addresses;
