@@ -27,10 +27,13 @@ from distributed import Client
 
 from survey.dns.pool import ResolverSettings
 from survey.errors import ClusterError, InputError
-from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows
+from survey.input.stream import InputDomain
+from survey.lab.compare import COMPARED, differing, expected_rows, rows_by_domain, snapshot_rows
 from survey.lab.faults import FaultProxy
-from survey.scan.cluster import DaskRunner
+from survey.scan.cluster import DaskRunner, scan_chunk
 from survey.scan.pipeline import ScanOptions, cluster_address, run_scan, runner_for
+from survey.scan.runners import RunnerSetup
+from survey.store.snapshot import PARTS_DIR, part_name
 
 N = 1200
 CHUNK = 100
@@ -196,6 +199,25 @@ def test_cluster_and_workers_exclude_each_other(tmp_path: Path) -> None:
         ScanOptions(tmp_path / "in.txt", tmp_path, "x", workers=2, cluster="tcp://h:1")
     options = ScanOptions(tmp_path / "in.txt", tmp_path, "x", cluster="h:8786")
     assert isinstance(runner_for(options, tmp_path), DaskRunner)
+
+
+@pytest.mark.knot
+def test_a_task_run_again_rewrites_the_same_part_whole(knot_lab, tmp_path: Path) -> None:
+    # What the scheduler does when the worker running a task died: run it again elsewhere.
+    (tmp_path / PARTS_DIR).mkdir()
+    settings = ResolverSettings(nameservers=(knot_lab.nameserver,), timeout=1.0)
+    setup = RunnerSetup(tmp_path, settings, True, None, chunks_in_flight=2)
+    rows = knot_lab.domains_csv.read_text().splitlines()[1:201]
+    chunk = [InputDomain(row.split(",")[0], None, None) for row in rows]
+    first, again = scan_chunk(setup, 7, chunk), scan_chunk(setup, 7, chunk)
+    assert first.domains == again.domains == 200 and first.types == again.types
+    assert sum(first.counts.questions.values()) >= 400 and first.worker == "local"
+    assert [p.name for p in (tmp_path / PARTS_DIR).iterdir()] == [part_name(7)]
+    part = pq.read_table(tmp_path / PARTS_DIR / part_name(7)).to_pandas()
+    assert list(part.domain) == [item.domain for item in chunk]
+    truth = expected_rows(knot_lab.folder)
+    wrong = [d for d, row in rows_by_domain(part).items() if differing(row, truth[d], COMPARED)]
+    assert wrong == []
 
 
 # -- on a real cluster ----------------------------------------------------------------------

@@ -235,8 +235,7 @@ class DaskRunner:
         try:
             # typed by its synchronous face; an asynchronous client's returns a coroutine
             await client.wait_for_workers(1, timeout=WORKER_WAIT)  # type: ignore[func-returns-value,misc]
-            digest = _digest(self.setup.psl_path) if self.setup.psl_path else None
-            checks = await client.run(check_worker, self.setup.folder, self.setup.psl_path, digest)
+            checks = await self._run_checks(client)
             threads = await client.nthreads()
         except TimeoutError:
             raise ClusterError(
@@ -244,11 +243,25 @@ class DaskRunner:
                 f" start `dask worker {self.address}` where the scan should run"
             ) from None
         except OSError as exc:
-            raise ClusterError(f"{self._lost()}: {exc}") from None
+            raise ClusterError(f"the Dask scheduler at {self.address} went away: {exc}") from None
         _refuse_unfit(checks)
         self.seen.threads = max(1, sum(threads.values()))
         for check in checks.values():
             self.seen.resolvers[check.host] = list(check.nameservers)
+
+    async def _run_checks(self, client: Client) -> dict[str, WorkerCheck]:
+        psl_path = self.setup.psl_path
+        digest = _digest(psl_path) if psl_path else None
+        try:
+            checks = await client.run(check_worker, self.setup.folder, psl_path, digest)
+        except OSError:
+            raise
+        except Exception as exc:  # e.g. a worker without the survey installed cannot unpickle
+            raise ClusterError(
+                f"a Dask worker of {self.address} cannot run the survey ({type(exc).__name__}: "
+                f"{exc}): install dmarc-survey {__version__} on every worker"
+            ) from None
+        return dict(checks)
 
     def _job(
         self,
