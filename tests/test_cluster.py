@@ -25,7 +25,7 @@ import pytest
 pytest.importorskip("distributed")  # the `cluster` extra (scripts/bootstrap installs it)
 from distributed import Client
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.pool import ResolverSettings, system_nameservers
 from survey.errors import ClusterError, InputError
 from survey.input.stream import InputDomain
 from survey.lab.compare import COMPARED, differing, expected_rows, rows_by_domain, snapshot_rows
@@ -304,6 +304,18 @@ def test_workers_that_cannot_write_the_snapshot_are_refused(lab_input, cluster, 
     runner = runner_for(options, tmp_path / "not-mounted")
     with pytest.raises(ClusterError, match="cannot write into the snapshot folder"):
         runner.check()
+
+
+def test_without_nameserver_each_worker_names_its_own_resolver(cluster, tmp_path) -> None:
+    # Checked, never asked: the tests query loopback only.
+    (tmp_path / "dask" / PARTS_DIR).mkdir(parents=True)
+    options = ScanOptions(tmp_path / "in.txt", tmp_path, "dask", cluster=cluster.address)
+    runner = runner_for(options, tmp_path / "dask")
+    runner.check()
+    described = runner.describe()
+    assert described["threads"] == 2 and described["cluster"] == cluster.address
+    assert described["system_nameservers"] == {socket.gethostname(): list(system_nameservers())}
+    assert list((tmp_path / "dask" / PARTS_DIR).iterdir()) == []  # the probe files are gone
 
 
 @pytest.mark.knot
