@@ -163,7 +163,9 @@ def runner_for(options: ScanOptions, folder: Path) -> ChunkRunner:
     if options.cluster is not None:
         try:  # Dask is an extra, and a heavy import a scan on one machine does without
             from survey.scan.cluster import DaskRunner
-        except ImportError as exc:
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in ("dask", "distributed"):
+                raise
             raise InputError(
                 f"--cluster needs Dask ({exc.msg}): pip install 'dmarc-survey[cluster]'"
             ) from None
