@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -251,20 +252,34 @@ def test_a_cluster_scan_gives_the_lab_truth(knot_lab, lab_input, cluster, tmp_pa
 
 @pytest.mark.knot
 def test_a_worker_killed_mid_chunk_loses_nothing(knot_lab, lab_input, cluster, tmp_path) -> None:
+    # The proxy's thread only raises a flag at query 600 (it must keep answering); a thread of
+    # the test then SIGKILLs a worker the scheduler says is running a chunk.
     killed: list[str] = []
+    mid_scan, scanned = threading.Event(), threading.Event()
     with cluster.client() as client, FaultProxy(("127.0.0.1", knot_lab.port)) as proxy:
         pids = client.run(os.getpid)
 
-        def kill_a_busy_worker() -> None:  # from the proxy's thread, mid-scan
-            busy = [address for address, keys in client.processing().items() if keys]
-            killed.append(busy[0])
-            os.kill(pids[busy[0]], signal.SIGKILL)  # its nanny starts a new one
+        def kill_a_busy_worker() -> None:
+            mid_scan.wait(WAIT)
+            while not killed and not scanned.is_set():
+                busy = [address for address, keys in client.processing().items() if keys]
+                if busy:
+                    killed.append(busy[0])
+                    os.kill(pids[busy[0]], signal.SIGKILL)  # its nanny starts a new one
 
-        at_query(proxy, 600, kill_a_busy_worker)
-        options = cluster_options(lab_input, tmp_path, proxy.nameserver, cluster.address)
-        summary = run_scan(options)
+        killer = threading.Thread(target=kill_a_busy_worker)
+        killer.start()
+        at_query(proxy, 600, mid_scan.set)
+        try:
+            summary = run_scan(
+                cluster_options(lab_input, tmp_path, proxy.nameserver, cluster.address)
+            )
+        finally:
+            scanned.set()
+            mid_scan.set()
+            killer.join()
         client.wait_for_workers(2, timeout=WAIT)  # the next test has two again
-        assert len(killed) == 1 and killed[0] not in client.scheduler_info()["workers"]
+        assert len(killed) == 1 and killed[0] not in client.run(os.getpid)
     assert summary.status == "complete"
     assert_lab_truth(knot_lab, summary.folder)
 
