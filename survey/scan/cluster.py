@@ -39,7 +39,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import dask
 from distributed import Client, KilledWorker, get_worker
 from distributed.client import FutureCancelledError
 
@@ -293,10 +292,9 @@ class DaskRunner:
         if isinstance(exc, FutureCancelledError) and exc.reason == LOST:
             return ClusterError(self._lost())
         if isinstance(exc, KilledWorker):
-            allowed = dask.config.get("distributed.scheduler.allowed-failures")
             return ClusterError(
-                f"part {index}: the Dask workers scanning it died {allowed + 1} times "
-                "(distributed.scheduler.allowed-failures); continue with --resume"
+                f"part {index}: the Dask workers scanning it died more often than the "
+                "scheduler allows (distributed.scheduler.allowed-failures); continue with --resume"
             )
         why = str(exc) if isinstance(exc, SurveyError) else f"{type(exc).__name__}: {exc}"
         return ClusterError(f"part {index} failed on the Dask cluster {self.address}: {why}")
