@@ -223,7 +223,8 @@ def test_a_task_run_again_rewrites_the_same_part_whole(knot_lab, tmp_path: Path)
 
 def test_without_dask_the_cluster_option_says_what_to_install(monkeypatch, tmp_path) -> None:
     monkeypatch.delitem(sys.modules, "survey.scan.cluster")
-    monkeypatch.setitem(sys.modules, "dask", None)  # as if the `cluster` extra were missing
+    for module in ("dask", "distributed"):  # as if the `cluster` extra were missing
+        monkeypatch.setitem(sys.modules, module, None)
     options = ScanOptions(tmp_path / "in.txt", tmp_path, "x", cluster="127.0.0.1:8786")
     with pytest.raises(InputError, match=r"pip install 'dmarc-survey\[cluster\]'"):
         runner_for(options, tmp_path)
