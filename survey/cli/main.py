@@ -360,12 +360,21 @@ def trend(
     fmt: Annotated[
         str, typer.Option("--format", help="Chart formats, comma separated.")
     ] = "png,svg",
+    watchlist: Annotated[
+        Path | None,
+        typer.Option(help="Also follow a watch list (CSV: domain, group, name) over the months."),
+    ] = None,
 ) -> None:
     """Tables and charts of every complete snapshot over time."""
     from survey.report.write import write_trend
 
     path = write_trend(snapshots, out, lang=_lang(lang), formats=_formats(fmt))
     typer.echo(f"trend written: {path}")
+    if watchlist is not None:
+        from survey.report.watch_trend import watch_trend
+
+        files = watch_trend(snapshots, watchlist, out / "watchlist", _lang(lang), _formats(fmt))
+        typer.echo(f"watch list over time written: {files[0].parent}")
 
 
 @app.command()
