@@ -132,3 +132,23 @@ def test_the_plan_can_be_read_back(dnssec_lab: ValidatedLab) -> None:
     per_case = len(lab.cases) // len(CHILD_CASES)
     # Knot signs signed and wrong_ds for 90 days, expired for one; the other two not at all
     assert templates == {"signed": 2 * per_case, "short": per_case, "default": 2 * per_case}
+
+
+def test_the_scorecard_shows_each_state_and_no_failure_as_absent(
+    dnssec_lab: ValidatedLab, validated: ScanSummary
+) -> None:
+    # Issue 15 point 5: a bogus domain's DMARC and SPF cells are unresolved, never ✘.
+    from survey.report.scorecard import CellState, WatchEntry, score, snapshot_rows
+
+    by_case = {case: sorted(d for d, c in dnssec_lab.cases.items() if c == case)[0]
+               for case in CHILD_CASES}  # fmt: skip
+    entries = [WatchEntry(domain, case, domain) for case, domain in by_case.items()]
+    rows = snapshot_rows(Snapshot.open(validated.folder), list(by_case.values()))
+    cells = {s.entry.group: s.cells for s in score(entries, rows)}
+    assert {case: cells[case]["dnssec"].text for case in by_case} == {
+        "signed": "secure", "unsigned": "unsigned", "wrong_ds": "bogus",
+        "ds_unsigned": "bogus", "expired": "bogus",
+    }  # fmt: skip
+    for case in ("wrong_ds", "ds_unsigned", "expired"):
+        assert cells[case]["dmarc"].state is CellState.UNRESOLVED
+        assert cells[case]["spf"].state is CellState.UNRESOLVED
