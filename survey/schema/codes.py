@@ -131,6 +131,12 @@ class DmarcCode(ProblemCode):
         "the authorization lookup for an external destination failed (§7.1)",
     )
     NON_UTF8 = "non_utf8", W, "the record holds bytes that are not valid UTF-8"
+    LEADING_WHITESPACE = (
+        "leading_whitespace",
+        E,
+        'white space before v=DMARC1: the text does not start with "v=", so it is discarded'
+        " (§6.4, §6.6.3)",
+    )
 
 
 class SpfCode(ProblemCode):
