@@ -202,6 +202,7 @@ async def _scan(
             run_entry["workers"] = options.workers
             run_entry["questions"] = question_counts(outcome.counts)
             run_entry["transport"] = transport_counts(outcome.counts)
+            run_entry["tree_walk"] = outcome.walk.manifest_entry()
         except BaseException as exc:
             record_failure(writer, manifest, run_entry, exc)
             raise

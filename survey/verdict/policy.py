@@ -36,6 +36,9 @@ class DomainLookups:
     spf: TxtAnswer  # TXT <domain>
     org_dmarc: TxtAnswer | None = None  # TXT _dmarc.<org_domain>, when needs_org_lookup
     report_auth: Mapping[str, TxtAnswer] = field(default_factory=dict)  # name → answer
+    #: TXT _dmarc.<name> for the RFC 9989 tree walk's names after the domain's own
+    #: (`treewalk.walk_names(domain)[1:]`), as far as the walk went; None: not asked
+    walk: tuple[TxtAnswer, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
