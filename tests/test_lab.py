@@ -3,6 +3,8 @@ the zone file, the dnslib server and Knot DNS answering over real loopback socke
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +70,22 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     assert _files(first) == _files(second)
     assert pq.read_table(first.expected_parquet).equals(pq.read_table(second.expected_parquet))
     assert _files(first)["root_zone"] != _files(other)["root_zone"]
+
+
+def test_generation_does_not_depend_on_the_process(tmp_path: Path) -> None:
+    """The same seed gives the same lab in another process (string hashing is randomised per
+    process: nothing may depend on the order of a set)."""
+    generate_lab(600, tmp_path / "here", seed=9)
+    there = tmp_path / "there"
+    code = (
+        f"from survey.lab.generate import generate_lab; generate_lab(600, {str(there)!r}, seed=9)"
+    )
+    names = ("root.zone", "domains.csv", "lab.json", "expected.parquet", "cases.parquet")
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        for name in names:
+            assert (there / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
 
 
 def test_next_epoch_keeps_domains_and_changes_some(tmp_path: Path) -> None:
