@@ -34,6 +34,15 @@ COMPARED = (
     "report_type",
     "rua_vendors",
     "ruf_vendors",
+    "dmarc9989_status",
+    "dmarc9989_policy_domain",
+    "dmarc9989_org_domain",
+    "dmarc9989_effective_p",
+    "dmarc9989_np",
+    "dmarc9989_psd",
+    "dmarc9989_t",
+    "dmarc9989_errors",
+    "dmarc9989_warnings",
 )
 LOOKUPS = ("dmarc_lookup", "spf_lookup", "dmarc_org_lookup")
 ANSWERS = frozenset({"ok", "nxdomain", "nodata"})

@@ -1,5 +1,9 @@
-"""What a lab domain publishes at `_dmarc`: the DMARC cases, and how subdomains relate to their
-organizational domain (the sub cases)."""
+"""What a lab domain publishes at `_dmarc`: the DMARC cases.
+
+Each builder writes the record's text and states what it holds, by RFC 7489 and by RFC 9989:
+the tags as written, and the problem codes a correct parser finds (the RFC 9989 ones differ:
+`p` is only RECOMMENDED, `pct`, `rf`, `ri` are gone, `np`, `psd`, `t` are new, the `!size` of
+a report URI is obsolete)."""
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -37,18 +41,24 @@ def _dmarc(
     *,
     sp: str | None = None,
     pct: str | None = None,
+    new: dict[str, str] | None = None,
     extra: tuple[str, ...] = (),
     errors: tuple[str, ...] = (),
     warnings: tuple[str, ...] = (),
+    errors9989: tuple[str, ...] = (),
+    warnings9989: tuple[str, ...] = (),
 ) -> DmarcText:
-    """A well-ordered record (v, p, then the rest); `errors` names what is wrong on purpose."""
+    """A well-ordered record (v, p, then the rest); `errors` names what is wrong on purpose.
+    `new`: RFC 9989 tags (np, psd, t) and their values, unknown tags to RFC 7489."""
+    new = new or {}
     tags = ["v=DMARC1", f"p={p}"] + ([f"sp={sp}"] if sp else []) + ([f"pct={pct}"] if pct else [])
+    tags += [f"{name}={value}" for name, value in new.items()]
     tags += _uri_tags(rua, ruf, plan.bits) + list(extra)
     valid_pct = pct is not None and pct.isdigit() and int(pct) <= 100
     return DmarcText(
         strings=(_join(tags, plan.bits),),
         errors=errors,
-        warnings=warnings,
+        warnings=tuple(sorted({*warnings, *(["unknown_tag"] if new else [])})),
         p=p,
         sp=sp,
         pct=int(pct) if valid_pct and pct else None,
@@ -56,7 +66,23 @@ def _dmarc(
         sp_valid=sp in (None, "none", "quarantine", "reject"),
         rua=rua,
         ruf=ruf,
+        np=new.get("np"),
+        psd=new.get("psd"),
+        t=new.get("t"),
+        errors9989=errors9989,
+        warnings9989=_warnings9989(warnings9989, rua + ruf, removed=bool(pct)),
     )
+
+
+def _warnings9989(given: tuple[str, ...], uris: tuple[ReportUri, ...], removed: bool) -> tuple:
+    """What RFC 9989 adds to a record's warnings: a `!size` suffix is obsolete syntax (§4.8),
+    pct is a removed tag."""
+    found = set(given)
+    if any("!" in uri.uri for uri in uris):
+        found.add("obsolete_size")
+    if removed:
+        found.add("removed_tag")
+    return tuple(sorted(found))
 
 
 def _split(record: DmarcText) -> DmarcText:
@@ -67,11 +93,14 @@ def _split(record: DmarcText) -> DmarcText:
 
 
 def _not_dmarc(text: str, code: str) -> DmarcText:
-    return DmarcText(strings=(text,), is_dmarc=False, errors=(code,))
+    """A text both RFCs discard, for the same reason."""
+    return DmarcText(strings=(text,), is_dmarc=False, errors=(code,), errors9989=(code,))
 
 
 def _raw(plan: Plan, tags: list[str], **truth: object) -> DmarcText:
-    return DmarcText(strings=(_join(tags, plan.bits),), **truth)  # type: ignore[arg-type]
+    record = DmarcText(strings=(_join(tags, plan.bits),), **truth)  # type: ignore[arg-type]
+    sized = _warnings9989(record.warnings9989, record.rua + record.ruf, removed=False)
+    return replace(record, warnings9989=sized)
 
 
 DmarcBuilder = Callable[[Plan, tuple[ReportUri, ...], tuple[ReportUri, ...]], tuple[DmarcText, ...]]
@@ -97,6 +126,43 @@ def _self_rua(plan: Plan) -> tuple[ReportUri, ...]:
     return (Reports.own(plan),)
 
 
+#: (p, sp, np): np for the names that do not exist, sp (or p) for those that do.
+_NP_TRIPLES = (
+    ("none", "none", "reject"),
+    ("quarantine", "quarantine", "reject"),
+    ("reject", "none", "reject"),
+    ("none", None, "quarantine"),
+)
+
+
+def _np_record(plan: Plan, rua: tuple, ruf: tuple) -> DmarcText:
+    p, sp, np = pick(plan.bits, 34, _NP_TRIPLES)
+    return _dmarc(plan, rua, ruf, p, sp=sp, new={"np": np})
+
+
+def _psd_n_record(plan: Plan, rua: tuple, ruf: tuple) -> DmarcText:
+    p = pick(plan.bits, 35, ("none", "quarantine", "reject"))
+    return _dmarc(plan, rua, ruf, p, new={"psd": "n"})
+
+
+def _test_mode_record(plan: Plan, rua: tuple, ruf: tuple) -> DmarcText:
+    p = pick(plan.bits, 36, ("quarantine", "reject"))
+    return _dmarc(plan, rua, ruf, p, new={"t": "y"})
+
+
+def _no_p_record(plan: Plan, rua: tuple, ruf: tuple) -> DmarcText:
+    """RFC 7489: p is required; RFC 9989: RECOMMENDED, and p=none when absent (§4.7)."""
+    return _raw(
+        plan,
+        ["v=DMARC1", *_uri_tags(rua, ruf, plan.bits)],
+        errors=("p_missing",),
+        p_valid=False,
+        rua=rua,
+        ruf=ruf,
+        warnings9989=("p_missing",),
+    )
+
+
 #: DMARC case → (weight, takes a report case, builder of the TXT records at `_dmarc.<d>`).
 DMARC_CASES: dict[str, tuple[float, bool, DmarcBuilder]] = {
     "absent": (45, False, lambda p, a, f: ()),
@@ -118,7 +184,17 @@ DMARC_CASES: dict[str, tuple[float, bool, DmarcBuilder]] = {
     "unknown_tag": (
         0.5,
         True,
-        lambda p, a, f: (_dmarc(p, a, f, "none", extra=("lang=en",), warnings=("unknown_tag",)),),
+        lambda p, a, f: (
+            _dmarc(
+                p,
+                a,
+                f,
+                "none",
+                extra=("lang=en",),
+                warnings=("unknown_tag",),
+                warnings9989=("unknown_tag",),
+            ),
+        ),
     ),
     "spf_at_dmarc": (
         0.8,
@@ -133,17 +209,28 @@ DMARC_CASES: dict[str, tuple[float, bool, DmarcBuilder]] = {
     "v_only": (
         0.5,
         False,
-        lambda p, a, f: (DmarcText(strings=("v=DMARC1",), errors=("p_missing",), p_valid=False),),
+        lambda p, a, f: (
+            DmarcText(
+                strings=("v=DMARC1",),
+                errors=("p_missing",),
+                p_valid=False,
+                warnings9989=("p_missing",),
+            ),
+        ),
     ),
     "p_monitor": (
         0.3,
         True,
-        lambda p, a, f: (_dmarc(p, a, f, "monitor", errors=("p_invalid",)),),
+        lambda p, a, f: (
+            _dmarc(p, a, f, "monitor", errors=("p_invalid",), errors9989=("p_invalid",)),
+        ),
     ),
     "p_quarentena": (
         0.2,
         True,
-        lambda p, a, f: (_dmarc(p, a, f, "quarentena", errors=("p_invalid",)),),
+        lambda p, a, f: (
+            _dmarc(p, a, f, "quarentena", errors=("p_invalid",), errors9989=("p_invalid",)),
+        ),
     ),
     "p_colon": (
         0.3,
@@ -156,6 +243,8 @@ DMARC_CASES: dict[str, tuple[float, bool, DmarcBuilder]] = {
                 p_valid=False,
                 rua=a,
                 ruf=f,
+                errors9989=("tag_syntax",),  # the part is ignored (§4.8): no p, so p=none
+                warnings9989=("p_missing",),
             ),
         ),
     ),
@@ -199,55 +288,32 @@ DMARC_CASES: dict[str, tuple[float, bool, DmarcBuilder]] = {
         False,
         lambda p, a, f: (
             _raw(
-                p, ["v=DMARC1", "p=none", f"rua=dmarc@{p.name}"], errors=("rua_invalid",), p="none"
+                p,
+                ["v=DMARC1", "p=none", f"rua=dmarc@{p.name}"],
+                errors=("rua_invalid",),
+                p="none",
+                errors9989=("rua_invalid",),
             ),
         ),
     ),
     "sp_invalid": (
         0.2,
         True,
-        lambda p, a, f: (_dmarc(p, a, f, "reject", sp="monitor", errors=("sp_invalid",)),),
+        lambda p, a, f: (
+            _dmarc(
+                p, a, f, "reject", sp="monitor", errors=("sp_invalid",), errors9989=("sp_invalid",)
+            ),
+        ),
     ),
-}
-#: Cases an organizational domain may have when subdomains fall back to it: nothing, or exactly
-#: one DMARC record and no discarded text (the spec leaves the other mixes open).
-PARENT_VALID = (
-    "valid_none",
-    "valid_quarantine",
-    "valid_reject",
-    "pct_below_100",
-    "cname",
-    "split_strings",
-    "unknown_tag",
-)
-PARENT_INVALID = (
-    "v_only",
-    "p_monitor",
-    "p_quarentena",
-    "p_colon",
-    "p_after_rua",
-    "pct_150",
-    "rua_not_mailto",
-    "sp_invalid",
-)
-#: A tuple, in a fixed order: parents are drawn from it, and a set's order would change with
-#: PYTHONHASHSEED, so that one seed gave other labs in other processes.
-PARENT_ELIGIBLE = ("absent", "sp", *PARENT_VALID, *PARENT_INVALID)
-MISTAKES = frozenset(PARENT_INVALID) | {
-    "spf_at_dmarc",
-    "token_only",
-    "multiple_records",
-    "v_lowercase",
-    "v_not_first",
-}
-#: sub case → (weight, the parent's DMARC cases to pick from, the sub's own DMARC case or None
-#: for one drawn by weight).
-SUB_CASES: dict[str, tuple[float, tuple[str, ...], str | None]] = {
-    "inherit": (40, PARENT_VALID, "absent"),
-    "inherit_sp": (10, ("sp",), "absent"),
-    "inherit_invalid": (5, PARENT_INVALID, "absent"),
-    "no_org_record": (20, ("absent",), "absent"),
-    "own_record": (15, PARENT_ELIGIBLE, None),
-    "token_inherits": (5, PARENT_VALID, "token_only"),
-    "token_no_org_record": (5, ("absent",), "token_only"),
+    "np": (0.8, True, lambda p, a, f: (_np_record(p, a, f),)),
+    "psd_n": (0.4, True, lambda p, a, f: (_psd_n_record(p, a, f),)),
+    "t_test": (0.5, True, lambda p, a, f: (_test_mode_record(p, a, f),)),
+    "no_p": (0.3, True, lambda p, a, f: (_no_p_record(p, a, f),)),
+    "leading_space": (  # RFC 7489 §6.4 / RFC 9989 §4.8: the record starts with "v"
+        0.2,
+        False,
+        lambda p, a, f: (
+            _not_dmarc(f" v=DMARC1; p=reject; rua=mailto:dmarc@{p.name}", "leading_whitespace"),
+        ),
+    ),
 }

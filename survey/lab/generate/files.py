@@ -11,11 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from survey.errors import LabError
-from survey.lab.generate.dmarc_cases import DmarcText
-from survey.lab.generate.model import Plan, Published, mix
+from survey.lab.generate.model import DmarcText, Plan, Published, mix
 from survey.lab.generate.plan import MIN_PER_CASE, evolve, plan_lab
 from survey.lab.generate.reports import Reports, VendorSite, load_vendor_sites
+from survey.lab.generate.sub_cases import PSD_NAME, PSD_RECORD, extra_records
 from survey.lab.generate.truth import EXPECTED_SCHEMA, expected_row, publish
+from survey.lab.generate.truth9989 import expected_9989
 from survey.lab.zonefile import header_lines, txt_line
 
 
@@ -46,12 +47,26 @@ def generate_lab(n_domains: int, out_dir: Path | str, seed: int = 1, epoch: int 
     sites = load_vendor_sites()
     reports = Reports(sites)
     published = [publish(plan, reports) for plan in plans]
+    between = _names_between(published)
+    records_at = {own.plan.name: own.dmarc for own in published if own.dmarc} | between
+    existing = _with_descendants(published, between)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        _write_zone(paths.root_zone, published, sites, serial=epoch + 1)
+        _write_zone(paths.root_zone, published, between, sites, serial=epoch + 1)
         order = _rank_order(len(plans), seed)
         _write_domains(paths.domains_csv, plans, order, seed)
-        rows = [expected_row(published[i], _org_of(published, i)) for i in order]
+        rows = [
+            expected_row(
+                published[i],
+                _org_of(published, i),
+                expected_9989(
+                    plans[i].name,
+                    published[i].holds_records or plans[i].name in existing,
+                    records_at,
+                ),
+            )
+            for i in order
+        ]
         pq.write_table(_columns(rows, EXPECTED_SCHEMA), paths.expected_parquet)
         pq.write_table(_cases_table([plans[i] for i in order], plans), paths.cases_parquet)
         paths.lab_json.write_text(_summary(plans, rows, n_domains, seed, epoch), encoding="utf-8")
@@ -60,16 +75,51 @@ def generate_lab(n_domains: int, out_dir: Path | str, seed: int = 1, epoch: int 
     return paths
 
 
+def _names_between(published: list[Published]) -> dict[str, tuple[DmarcText, ...]]:
+    """The `_dmarc` records at names that are no lab domain: the PSD's, and those the sub
+    cases put between a subdomain and its parent."""
+    found: dict[str, tuple[DmarcText, ...]] = {PSD_NAME: (PSD_RECORD,)}
+    for own in published:
+        for name, texts in extra_records(own.plan):
+            found.setdefault(name, texts)
+    domains = {own.plan.name for own in published}
+    if clash := sorted(domains & set(found)):
+        raise LabError(f"a lab domain is also a name between: {clash[:3]}")
+    return found
+
+
+def _with_descendants(
+    published: list[Published], between: dict[str, tuple[DmarcText, ...]]
+) -> set[str]:
+    """The names with a name below them in the zone: they exist (RFC 8020), even without a
+    record of their own (an empty non-terminal, RFC 4592 §2.2)."""
+    holders = [own.plan.name for own in published if own.plan.sub and own.holds_records]
+    found: set[str] = set()
+    for name in (*holders, *between):
+        labels = name.split(".")
+        found.update(".".join(labels[i:]) for i in range(1, len(labels)))
+    return found
+
+
 def _org_of(published: list[Published], index: int) -> Published | None:
     parent = published[index].plan.parent
     return None if parent is None else published[parent]
 
 
 def _write_zone(
-    path: Path, published: list[Published], sites: tuple[VendorSite, ...], serial: int
+    path: Path,
+    published: list[Published],
+    between: dict[str, tuple[DmarcText, ...]],
+    sites: tuple[VendorSite, ...],
+    serial: int,
 ) -> None:
     with open(path, "w", encoding="ascii") as zone:
         zone.write(header_lines(serial))
+        zone.writelines(
+            txt_line(f"_dmarc.{name}", text.strings)
+            for name, texts in between.items()
+            for text in texts
+        )
         hosts = sorted({host for site in sites for host in (site.rua_host, site.ruf_host)})
         # RFC 7489 §7.1: vendors accept reports for any domain, hence a wildcard.
         zone.writelines(txt_line(f"*._report._dmarc.{host}", ("v=DMARC1",)) for host in hosts)
@@ -157,9 +207,8 @@ CASE_COLUMNS = ("domain", "dmarc_case", "report_case", "spf_case", "sub_case", "
 
 
 def _summary(plans: list[Plan], rows: list[tuple], n: int, seed: int, epoch: int) -> str:
-    status_at, type_at = (
-        EXPECTED_SCHEMA.names.index("dmarc_status"),
-        EXPECTED_SCHEMA.names.index("type"),
+    status_at, type_at, rfc9989_at = (
+        EXPECTED_SCHEMA.names.index(name) for name in ("dmarc_status", "type", "dmarc9989_status")
     )
     summary = {
         "seed": seed,
@@ -175,6 +224,7 @@ def _summary(plans: list[Plan], rows: list[tuple], n: int, seed: int, epoch: int
         "expected": {
             "dmarc_status": _count(row[status_at] for row in rows),
             "type": _count(row[type_at] for row in rows),
+            "dmarc9989_status": _count(row[rfc9989_at] for row in rows),
         },
     }
     return json.dumps(summary, indent=2, sort_keys=True) + "\n"

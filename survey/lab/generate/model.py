@@ -24,9 +24,18 @@ class ReportUri:
     authorized: bool  # not external, or the host publishes the RFC 7489 §7.1 record
 
 
+_POLICIES = ("none", "quarantine", "reject")
+_ONE_LEVEL_BELOW = {"reject": "quarantine", "quarantine": "none", "none": "none"}
+
+
 @dataclass(frozen=True, slots=True)
 class DmarcText:
-    """One TXT record published at `_dmarc.<d>` and what a correct parser must find in it."""
+    """One TXT record published at `_dmarc.<name>` and what a correct parser must find in it,
+    by RFC 7489 (`errors`, `warnings`) and by RFC 9989 (`errors9989`, `warnings9989`).
+
+    `p` is None when the record has no p tag (a `p:reject` is none); `p_valid` is False when it
+    has none or a bad one. `np`, `psd`, `t` are the RFC 9989 tags as written (RFC 7489 knows
+    them as unknown tags). `rua` holds the syntactically valid report URIs only."""
 
     strings: tuple[str, ...]  # the character-strings as written
     is_dmarc: bool = True
@@ -39,12 +48,39 @@ class DmarcText:
     sp_valid: bool = True
     rua: tuple[ReportUri, ...] = ()
     ruf: tuple[ReportUri, ...] = ()
+    np: str | None = None
+    psd: str | None = None
+    t: str | None = None
+    errors9989: tuple[str, ...] = ()
+    warnings9989: tuple[str, ...] = ()
 
     def policy(self, from_organizational: bool) -> str | None:
         """RFC 7489 §6.6.3 step 6, as the spec states it."""
         if self.p is not None and self.p_valid and self.sp_valid:
             return self.sp if from_organizational and self.sp else self.p
         return "none" if self.rua else None
+
+    def policy9989(self, above: bool, exists: bool) -> str | None:
+        """RFC 9989, as the spec states it: a p, sp or np that is present and invalid means
+        p=none with a valid rua, else nothing (§4.10.1); no p at all means p=none (§4.7 p);
+        found above the domain: np for a domain that does not exist, if given, else sp if
+        given, else p (§4.7 np, sp; §4.10.1); then t=y one level below (§4.7 t)."""
+        if not self.is_dmarc:
+            return None
+        bad_p = self.p is not None and not self.p_valid
+        if bad_p or not self.sp_valid or self.np not in (None, *_POLICIES):
+            return "none" if self.rua else None
+        applied = self.p or "none"
+        if above and not exists and self.np:
+            applied = self.np
+        elif above and self.sp:
+            applied = self.sp
+        return _ONE_LEVEL_BELOW[applied] if self.t == "y" else applied
+
+    @property
+    def psd_stops(self) -> bool:
+        """§4.10 steps 2 and 6: a lone record with psd=y or psd=n ends the tree walk."""
+        return self.psd in ("y", "n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +118,12 @@ class Published:
     cname: str | None
     spf: SpfTruth
     has_a: bool
+
+    @property
+    def holds_records(self) -> bool:
+        """Anything at the name or at its `_dmarc` (which makes it exist, RFC 8020 / RFC 4592
+        §2.2: an empty non-terminal exists)."""
+        return bool(self.spf.texts or self.has_a or self.dmarc or self.cname)
 
 
 def mix(bits: int, salt: int) -> int:

@@ -6,13 +6,14 @@ from collections import Counter
 from dataclasses import replace
 
 from survey.errors import LabError
-from survey.lab.generate.dmarc_cases import DMARC_CASES, MISTAKES, SUB_CASES
+from survey.lab.generate.dmarc_cases import DMARC_CASES
 from survey.lab.generate.model import Plan, pick
 from survey.lab.generate.reports import REPORT_CASES
 from survey.lab.generate.spf_cases import SPF_CASES
+from survey.lab.generate.sub_cases import MISTAKES, SUB_CASES, SUB_SHAPES
 
 MIN_PER_CASE = 5
-SUB_SHARE = 0.05
+SUB_SHARE = 0.08  # enough for MIN_PER_CASE of each sub case from 2,000 domains on
 CHANGE_RATE = 0.10
 
 # fmt: off
@@ -97,7 +98,8 @@ def _plan_subdomains(orgs: list[tuple], count: int, rng: random.Random) -> list[
         parent = pool[rng.randrange(len(pool))]
         used, labels[parent] = labels[parent], labels[parent] + 1
         label = SUB_LABELS[used] if used < len(SUB_LABELS) else f"mail{used}"
-        name = f"{label}.{orgs[parent][0]}"
+        shape = SUB_SHAPES.get(case)
+        name = f"{label}.{shape}.{orgs[parent][0]}" if shape else f"{label}.{orgs[parent][0]}"
         dmarc_case = own_case or own.draw(rng)
         rows.append(
             (name, orgs[parent][0], dmarc_case, case, parent, reserved, rng.getrandbits(64))
@@ -112,10 +114,13 @@ def _with_reports_and_spf(rows: list[tuple], rng: random.Random) -> list[Plan]:
     for index, assigned in zip(takers, report_cases.assign(len(takers), rng), strict=True):
         reports[index] = assigned
     spf_cases = _Weighted({case: spec[0] for case, spec in SPF_CASES.items()})
+    # a name that must not exist publishes no SPF either
+    publishing = [i for i, row in enumerate(rows) if row[3] != "nonexistent"]
+    spfs: list[tuple[str, bool]] = [("absent", False)] * len(rows)
+    for index, assigned in zip(publishing, spf_cases.assign(len(publishing), rng), strict=True):
+        spfs[index] = assigned
     plans = []
-    for row, (report, r_res), (spf, s_res) in zip(
-        rows, reports, spf_cases.assign(len(rows), rng), strict=True
-    ):
+    for row, (report, r_res), (spf, s_res) in zip(rows, reports, spfs, strict=True):
         name, org, dmarc, sub, parent, reserved, bits = row
         plans.append(
             Plan(name, org, dmarc, spf, report, sub, parent, reserved or r_res or s_res, bits)
@@ -145,6 +150,8 @@ def evolve(plans: list[Plan], epoch: int, seed: int) -> list[Plan]:
 
 
 def _change(plan: Plan, is_parent: bool, rng: random.Random, reports: _Weighted) -> Plan:
+    if plan.sub == "nonexistent":  # stays out of the DNS
+        return plan
     may_change_dmarc = not is_parent and plan.sub in (None, "own_record")
     if may_change_dmarc and plan.dmarc == "absent":  # a new DMARC record
         new = "valid_none" if rng.random() < 0.7 else "valid_reject"

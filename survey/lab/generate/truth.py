@@ -1,11 +1,11 @@
 """The truth of a lab domain: what its records are, and the RFC 7489 verdict on them, worked out
-from what the generator wrote (never by the survey's parsers)."""
+from what the generator wrote (never by the survey's parsers). The RFC 9989 columns come from
+`truth9989`, appended to the same row."""
 
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from survey.errors import LabError
 from survey.lab.generate.dmarc_cases import DMARC_CASES
 from survey.lab.generate.model import DmarcText, Plan, Published, mix
 from survey.lab.generate.reports import REPORT_CASES, Reports
@@ -18,7 +18,7 @@ def publish(plan: Plan, reports: Reports) -> Published:
     texts = DMARC_CASES[plan.dmarc][2](plan, rua, ruf)
     cname = f"{plan.name.replace('.', '-')}.policy.ondmarc.com" if plan.dmarc == "cname" else None
     spf = SPF_CASES[plan.spf][1](plan)
-    has_a = not spf.texts and mix(plan.bits, 60) % 10 < 4
+    has_a = not spf.texts and plan.sub != "nonexistent" and mix(plan.bits, 60) % 10 < 4
     return Published(plan, texts, cname, spf, has_a)
 
 
@@ -41,13 +41,25 @@ def dmarc_verdict(own: Published, org: Published | None) -> DmarcVerdict:
     if found:
         return _applied(found[0], "domain", discarded)
     if org is not None and org.dmarc:
-        if len(org.dmarc) != 1 or not org.dmarc[0].is_dmarc:
-            raise LabError(f"{org.plan.name}: a fallback case the lab must not generate")
-        return _applied(org.dmarc[0], "organizational", discarded)
+        return _organizational(org.dmarc, discarded)
     if discarded:  # only non-DMARC text and no organizational record: a mistake at _dmarc
         codes = tuple(sorted({code for text in discarded for code in text.errors}))
         return DmarcVerdict("invalid", "domain", None, codes)
     return DmarcVerdict("absent", None, None)
+
+
+def _organizational(texts: tuple[DmarcText, ...], discarded: tuple) -> DmarcVerdict:
+    """The fallback finds texts at the organizational domain: its one record applies; several
+    end discovery; only non-DMARC text is the organization's mistake (issue 12), invalid as
+    it is for the organization itself. The domain's own discarded text is a warning."""
+    found = [text for text in texts if text.is_dmarc]
+    if len(found) == 1:
+        return _applied(found[0], "organizational", discarded)
+    warnings = ("discarded_text",) if discarded else ()
+    if found:
+        return DmarcVerdict("invalid", "organizational", None, ("multiple_records",), warnings)
+    codes = tuple(sorted({code for text in texts for code in text.errors}))
+    return DmarcVerdict("invalid", "organizational", None, codes, warnings)
 
 
 def _applied(record: DmarcText, source: str, discarded: tuple[DmarcText, ...]) -> DmarcVerdict:
@@ -81,11 +93,15 @@ EXPECTED_SCHEMA = pa.schema(
     + [(name, pa.list_(pa.string())) for name in ("spf_errors", "spf_warnings")]
     + [("type", pa.string()), ("report_type", pa.string())]
     + [(name, pa.list_(pa.string())) for name in ("rua_vendors", "ruf_vendors")]
+    + [(f"dmarc9989_{name}", pa.string()) for name in ("status", "policy_domain", "org_domain")]
+    + [(f"dmarc9989_{name}", pa.string()) for name in ("effective_p", "np", "psd", "t")]
+    + [(f"dmarc9989_{name}", pa.list_(pa.string())) for name in ("errors", "warnings")]
 )
 
 
-def expected_row(own: Published, org: Published | None) -> tuple:
-    """One row of expected.parquet, in EXPECTED_SCHEMA's column order."""
+def expected_row(own: Published, org: Published | None, rfc9989: tuple) -> tuple:
+    """One row of expected.parquet, in EXPECTED_SCHEMA's column order; `rfc9989` is the
+    domain's `truth9989.expected_9989`."""
     verdict = dmarc_verdict(own, org)
     record, spf = verdict.record, own.spf
     dmarc_part: tuple = (None,) * 4 + ([], [])
@@ -112,4 +128,5 @@ def expected_row(own: Published, org: Published | None) -> tuple:
         _TYPES[verdict.status, spf.status != "absent"],
         report_type,
         *dmarc_part[4:],
+        *rfc9989,
     )
