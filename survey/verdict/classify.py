@@ -12,6 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from survey.verdict.authorization import OrgOf, policy_domain, unauthorized
+
+# Re-exported: scripts/bench_lib.py builds the benchmark's questions file with these, imported
+# from here, where they were before authorization.py had them (without them the benchmark
+# stops after its first scan).
+from survey.verdict.authorization import authorization_name as authorization_name
+from survey.verdict.authorization import external_hosts as external_hosts
 from survey.verdict.policy import DomainLookups, Policy, discover_policy
 from survey.verdict.row import TYPE_OF, Verdict
 from survey.verdict.spf import judged_spf
