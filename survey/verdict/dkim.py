@@ -15,9 +15,11 @@ when it implies one (`dkim_selectors.csv`).
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from survey import DATA_DIR
 from survey.dns.outcome import TxtAnswer
@@ -48,6 +50,27 @@ class SelectorList:
     name: str  # `default`, `extended`, or the file's path: recorded in the manifest
     selectors: tuple[str, ...]
     providers: Mapping[str, str]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the list as probed (selectors in order, each with its provider): the
+        manifest records it beside the list's name, so that two scans can tell whether they
+        asked the same selectors."""
+        lines = (f"{s},{self.providers.get(s, '')}\n" for s in self.selectors)
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The list as the manifest records it: enough to ask the same selectors again."""
+        return {
+            "list": self.name,
+            "sha256": self.digest,
+            "selectors": list(self.selectors),
+            "providers": dict(sorted(self.providers.items())),
+        }
+
+    @classmethod
+    def from_manifest(cls, entry: Mapping[str, Any]) -> SelectorList:
+        return cls(str(entry["list"]), tuple(entry["selectors"]), dict(entry.get("providers", {})))
 
     @classmethod
     def load(cls, which: str, path: Path = SELECTORS_FILE) -> SelectorList:
@@ -119,6 +142,21 @@ class DkimVerdict:
     providers: tuple[str, ...] = ()
     errors: tuple[DkimCode, ...] = ()
     warnings: tuple[DkimCode, ...] = ()
+
+    @property
+    def columns(self) -> tuple[Any, ...]:
+        """The row's DKIM columns, in schema order (`dkim_domainkey_lookup` … `dkim_warnings`)."""
+        return (
+            self.domainkey_lookup,
+            self.status,
+            self.selectors,
+            self.key_types,
+            self.key_bits,
+            self.revoked,
+            self.providers,
+            self.errors,
+            self.warnings,
+        )
 
 
 NOT_ASKED = DkimVerdict(None, None)
