@@ -9,7 +9,9 @@ Pure. Selectors cannot be listed, so the survey asks (RFC 6376 §3.6.2.1 key nam
 A selector "has a key record" when one of its TXT texts parses as a DKIM key record with a `p`
 tag or starts with `v=DKIM1`; revoked keys (`p=` empty) count as found. The provider comes from
 the CNAME target the answer came through (`dkim_providers.csv`), else from the selector itself
-when it implies one (`dkim_selectors.csv`).
+when it implies one (`dkim_selectors.csv`). Any of these questions that fails makes the
+verdict `error` (unresolved: `--retry-unresolved` asks again), a key seen elsewhere included:
+the selector columns would otherwise claim that the failed selector has no key.
 """
 
 from __future__ import annotations
@@ -178,10 +180,14 @@ def judge_dkim(
         for selector in sorted(answers)
         if (records := _key_records(answers[selector], wildcard_texts))
     }
-    failed = not all(a.is_answer for a in answers.values()) or wildcard_texts is None
+    if wildcard_texts is None or not all(a.is_answer for a in answers.values()):
+        # The selector columns would claim a failed selector has no key, and a failed
+        # wildcard check leaves every text in doubt: unresolved, as any failed lookup.
+        return DkimVerdict(DkimStatus.ERROR, outcome)
     if not keys:
-        status = DkimStatus.ERROR if failed else DkimStatus.NONE_FOUND
-        return DkimVerdict(status, outcome, warnings=_wildcard_warning(wildcard_texts))
+        return DkimVerdict(
+            DkimStatus.NONE_FOUND, outcome, warnings=_wildcard_warning(wildcard_texts)
+        )
     return _found(outcome, keys, lookups.targets or {}, selectors, providers, wildcard_texts)
 
 
@@ -217,8 +223,7 @@ def _found(
     providers: VendorTable,
     wildcard: frozenset[str] | None,
 ) -> DkimVerdict:
-    """`found`: the first record of each selector describes its key (several are flagged).
-    A failed wildcard probe does not undo a key seen: the status says what was found."""
+    """`found`: the first record of each selector describes its key (several are flagged)."""
     first = {selector: records[0] for selector, records in keys.items()}
     problems: list[Problem] = []
     for selector, records in keys.items():
