@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict
 
 from survey import DATA_DIR
 
@@ -74,7 +75,12 @@ def _signer(service_suffix: str, domain: str) -> str:
 # --- the cases: what is signed and checked, and what a correct reading finds ---------------
 
 
-def _signed(signer: str, domain: Domain | None = None, org: str = "") -> dict[str, str]:
+class Signed(TypedDict):
+    expect_signer: str
+    expect_signer_org: str
+
+
+def _signed(signer: str, domain: Domain | None = None, org: str = "") -> Signed:
     """The expected signer fields: `signer` and its organization (the domain's own, for a
     signature by the author's domain or one of its subdomains; else `org`)."""
     return {"expect_signer": signer, "expect_signer_org": domain.organization if domain else org}
