@@ -35,6 +35,7 @@ FLOW_TEXT: dict[str, dict[str, str]] = {
         "left_flow_policy": "DNS lookup failed: {amount}, left out.",
         "not_in_dns": "Not in DNS snapshot {dns}: {domains:,} From domains, {amount}; "
         "left out, not no policy.",
+        "not_in_dns_domains": "Not in DNS snapshot {dns}: {amount}; left out, not no policy.",
         "several": "A From domain counts in each class it has mail in.",
         "third_party": "Shares of third-party-signed mail; self: own organization, "
         "unaligned under adkim=s.",
@@ -56,6 +57,7 @@ FLOW_TEXT: dict[str, dict[str, str]] = {
         "left_flow_policy": "DNS の解決失敗 {amount} は除外。",
         "not_in_dns": "DNS {dns} にない From ドメイン {domains:,} ({amount}): "
         "割合から除外 (ポリシーなしではない)。",
+        "not_in_dns_domains": "DNS {dns} にない {amount}: 割合から除外 (ポリシーなしではない)。",
         "several": "From ドメインは区分ごとに数える (合計 100% 超もあり)。",
         "third_party": "第三者署名の流通数に占める割合。self: 自組織 (adkim=s で不一致)。",
         "more_signers": "上位 {shown} 件を表示 (表に {kept} 件、全 {rows} 件)。",
@@ -80,10 +82,7 @@ def period_text(attrs: Attrs, lang: Lang) -> str:
     words = FLOW_TEXT[lang]
     if not attrs.get("period_begin") or not attrs.get("period_end"):
         return words["no_period"]
-    text = words["period"].format(begin=_day(attrs["period_begin"]), end=_day(attrs["period_end"]))
-    undated = int(attrs.get("undated") or 0)
-    total = int(attrs.get("total") or 0) if attrs.get("by") == "volume" else 0
-    return text + (words["undated"].format(share=undated / total) if undated and total else "")
+    return words["period"].format(begin=_day(attrs["period_begin"]), end=_day(attrs["period_end"]))
 
 
 def _amount(value: int, attrs: Attrs, lang: Lang) -> str:
@@ -117,8 +116,8 @@ def notes(name: str, table: pd.DataFrame, lang: Lang) -> list[str]:
     if name == "flow_policy" and attrs.get("not_in_dns_domains"):
         amount = _amount(int(attrs.get("not_in_dns") or 0), attrs, lang)
         domains = int(attrs["not_in_dns_domains"])
-        found.append(words["not_in_dns"].format(dns=attrs["dns_label"], domains=domains,
-                                                amount=amount))  # fmt: skip
+        key = "not_in_dns" if attrs.get("by") == "volume" else "not_in_dns_domains"
+        found.append(words[key].format(dns=attrs["dns_label"], domains=domains, amount=amount))
     if name in SEVERAL and attrs.get("by") == "domains":
         found.append(words["several"])
     if name in ("flow_services", "flow_signers") and attrs.get("by") == "volume":

@@ -124,7 +124,8 @@ def tally_flows(
             return FlowTallySet(_without_join(stored) if dns is None else stored, reused=True)
         check_flow_parts(snapshot)
         if (folder / STAMP).exists():
-            print(f"note: tallies of {snapshot.label} are out of date: recomputed", file=sys.stderr)
+            why = "out of date" if dns is None else f"not joined with {dns.label} or out of date"
+            print(f"note: tallies of {snapshot.label} are {why}: recomputed", file=sys.stderr)
     if dns is not None:
         check_parts(dns)
     tables = _computed(snapshot, dns, spill_under)
