@@ -26,12 +26,11 @@ from typing import Any
 
 import pandas as pd
 
-from survey.report.flow_engine import BASE, CLASS_KEYS, TOP_SIGNERS, FlowEngine
+from survey.report.flow_engine import BASE, TOP_SIGNERS, VERDICT_KEYS, FlowEngine
 from survey.report.tally import BY, EFFECTIVE_KEYS, By
 from survey.schema.flow_values import Disposition, DkimClass, DmarcResult, SpfClass
 
 Tables = dict[By, dict[str, pd.DataFrame]]
-VERDICT_KEYS = ("both_pass", "only_ours_pass", "only_receiver_pass", "both_fail")
 VOLUME_ONLY: tuple[By, ...] = ("volume",)
 
 
@@ -47,6 +46,7 @@ class ClassTable:
     left_out: bool = True
 
 
+#: The tables of `FlowEngine.classes()` (the engine's `CLASS_KEYS`).
 CLASS_TABLES: dict[str, ClassTable] = {
     "flow_dkim": ClassTable("dkim", tuple(DkimClass)),
     "flow_spf": ClassTable("spf", tuple(SpfClass)),
@@ -55,10 +55,8 @@ CLASS_TABLES: dict[str, ClassTable] = {
     "flow_disposition": ClassTable("disposition", tuple(Disposition)),
     "flow_services": ClassTable("service", None, left_out=False),
 }
-assert set(CLASS_TABLES) == set(CLASS_KEYS)
+#: Every table in report order (`flow_policy` only with a DNS snapshot).
 FLOW_ORDER = (*CLASS_TABLES, "flow_signers", "flow_policy")
-#: The tables no option changes (`flow_policy` needs a DNS snapshot): what a trend shows.
-BASE_TABLES = FLOW_ORDER[:-1]
 
 
 def _share(table: pd.DataFrame, n: int) -> None:
