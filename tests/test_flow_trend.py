@@ -9,11 +9,13 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from snapshot_factory import SAMPLE, write_snapshot
 
+from survey.cli.main import main
 from survey.errors import SnapshotError
 from survey.flows.pipeline import FlowOptions, run_flows
 from survey.lab.generate import generate_lab
@@ -226,3 +228,39 @@ def test_no_complete_flow_snapshot_is_an_error(root: Path) -> None:
 
 def test_records_parts_are_where_the_store_says(root: Path) -> None:
     assert parts(root / "2025-12")[0].parent.name == RECORDS_DIR
+
+
+def test_memory_running_short_is_said_as_such(
+    snapshot: FlowSnapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def short(*args: object, **kwargs: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+
+    monkeypatch.setattr(flow_tallies, "FlowEngine", short)
+    with pytest.raises(SnapshotError, match="DuckDB ran out of its 1GB memory limit"):
+        tally_flows(snapshot)
+
+
+def test_a_damaged_part_is_one_error(snapshot: FlowSnapshot) -> None:
+    part = parts(snapshot.folder)[0]
+    data = part.read_bytes()
+    part.write_bytes(data[:8] + b"\0" * (len(data) - 16) + data[-8:])  # footer kept, pages gone
+    with pytest.raises(SnapshotError, match="cannot be read"):
+        tally_flows(snapshot)
+    assert not (snapshot.folder / TALLIES).exists()
+
+
+def test_cli_trend_of_a_folder_of_both_kinds(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    argv = ["survey", "trend", str(root), "--out", str(tmp_path), "--format", "png"]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 0
+    said = capsys.readouterr()
+    assert said.out.splitlines() == [
+        f"trend written: {tmp_path / 'report.md'}",
+        f"trend written: {tmp_path / 'flows' / 'report.md'}",
+    ]
+    assert "skipped 2026-01: flow run status is 'interrupted'" in said.err

@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from survey import __version__
 from survey.errors import SnapshotError
+from survey.report.engine import MEMORY_LIMIT
 from survey.report.flow_engine import FlowEngine
 from survey.report.flow_tables import Tables, flow_tables
 from survey.report.tallies import STAMP, TALLIES, TOOL, check_parts, identity, load, part_files
@@ -101,6 +102,13 @@ def _computed(snapshot: FlowSnapshot, dns: Snapshot | None, spill_under: Path | 
             if dns is not None:
                 engine.attach_dns(part_files(dns))
             return flow_tables(engine, None if dns is None else dns.label)
+    except duckdb.OutOfMemoryException as exc:  # the parts are fine: say what ran short
+        first = str(exc).strip().splitlines()[0]
+        message = (
+            f"flow snapshot {snapshot.label}: DuckDB ran out of its {MEMORY_LIMIT} memory "
+            f"limit (is the temporary folder full?): {first}"
+        )
+        raise SnapshotError(message) from None
     except duckdb.Error as exc:  # a part damaged past its footer, or not a flow part
         first = str(exc).strip().splitlines()[0]
         message = f"flow snapshot {snapshot.label}: its parts cannot be read: {first}"
