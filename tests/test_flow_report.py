@@ -328,3 +328,17 @@ def test_cli_refuses_options_a_flow_report_has_not(
         main()
     assert stop.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_snapshot_of_no_rows(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not a report\n")
+    run_flows(FlowOptions((tmp_path / "in",), tmp_path / "flows", "empty"))
+    tables = tally_flows(FlowSnapshot.open(tmp_path / "flows" / "empty")).tables
+    for named in tables.values():
+        for name, table in named.items():
+            assert table["count"].sum() == 0 and table.attrs["n"] == 0, name
+            assert table.attrs["period_begin"] is None
+    assert tables["volume"]["flow_dkim"]["dkim"].tolist() == DKIM
+    md = write_flow_report(tmp_path / "flows" / "empty", tmp_path / "r", lang="ja")
+    assert "- period: none (no aggregate report among the inputs)" in md.read_text()

@@ -98,7 +98,11 @@ WITH senders AS (
     SELECT header_from, bit_or({_mask_sql()}) AS mask FROM parts GROUP BY header_from
 )
 SELECT count(*) AS all_domains,
-    {", ".join(f"sum((mask >> {i}) & 1)::BIGINT AS b{i}" for i in range(len(domain_bits())))}
+    {
+    ", ".join(
+        f"coalesce(sum((mask >> {i}) & 1), 0)::BIGINT AS b{i}" for i in range(len(domain_bits()))
+    )
+}
 FROM senders
 """
 

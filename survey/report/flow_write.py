@@ -120,7 +120,7 @@ def _facts(snapshot: FlowSnapshot, tables: Tables, dns: Snapshot | None) -> list
     facts = {
         "label": snapshot.label,
         "status": snapshot.status,
-        "period": f"{attrs.get('period_begin')} – {attrs.get('period_end')}",
+        "period": _period(attrs),
         "messages": f"{int(attrs['total']):,}",
         "From domains": f"{int(tables['domains']['flow_dkim'].attrs['total']):,}",
         "records": _count(counts.get("rows")),
@@ -134,6 +134,12 @@ def _facts(snapshot: FlowSnapshot, tables: Tables, dns: Snapshot | None) -> list
         "DNS snapshot": None if dns is None else f"{dns.label} ({dns.manifest.get('finished_at')})",
     }
     return [f"- {key}: {md_escape(value)}" for key, value in facts.items() if value]
+
+
+def _period(attrs: dict[Any, Any]) -> str:
+    if attrs.get("period_begin") and attrs.get("period_end"):
+        return f"{attrs['period_begin']} – {attrs['period_end']}"
+    return "none (no aggregate report among the inputs)"
 
 
 def _count(value: object) -> str | None:
