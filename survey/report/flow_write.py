@@ -32,9 +32,9 @@ from survey.report.write import (
     TABLES_DIR,
     _chart_block,
     _check_formats,
-    _check_lang,
     _prepare,
     _write_md,
+    check_lang,
     md_escape,
     md_pivot,
     md_table,
@@ -180,7 +180,7 @@ def write_flow_report(
 ) -> Path:
     """Write the report of one flow snapshot into `out_dir` (joined with the complete DNS
     snapshot `dns` when given); returns the path of its report.md."""
-    language, chosen = _check_lang(lang), _check_formats(formats)
+    language, chosen = check_lang(lang), _check_formats(formats)
     snapshot = open_flows_for_report(folder, allow_incomplete)
     dns_snapshot = None if dns is None else open_for_report(dns)
     tables = tally_flows(snapshot, dns_snapshot).tables
@@ -249,7 +249,7 @@ def write_flow_trend(
     formats: Iterable[str] = ("png", "svg"),
 ) -> Path:
     """Write the trend over the complete flow snapshots among `folders` into `out_dir`."""
-    language, chosen = _check_lang(lang), _check_formats(formats)
+    language, chosen = check_lang(lang), _check_formats(formats)
     result = flow_trend(folders, where)
     out, words = _prepare(out_dir), FLOW_MD[language]
     title = words["trend"].format(first=result.labels[0], last=result.labels[-1])
