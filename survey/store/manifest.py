@@ -66,7 +66,16 @@ def finish_manifest(
     return manifest
 
 
-_TALLIED = ("dmarc_lookup", "spf_lookup", "dmarc_org_lookup", "dmarc_status", "spf_status", "type")
+_TALLIED = (
+    "dmarc_lookup",
+    "spf_lookup",
+    "dmarc_org_lookup",
+    "dmarc_status",
+    "spf_status",
+    "type",
+    "dnssec",
+    "dmarc9989_status",
+)
 
 
 def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
@@ -92,7 +101,9 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         },
         "dmarc_status": dict(counts["dmarc_status"]),
         "spf_status": dict(counts["spf_status"]),
+        "dmarc9989_status": dict(counts["dmarc9989_status"]),
         "types": types,
+        "dnssec": dict(counts["dnssec"]),
         "unresolved": types.get("null", 0),
         "report_auth_unresolved": auth_unresolved,
     }
@@ -109,5 +120,7 @@ def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
 
 
 def unresolved_rows(table: pa.Table) -> pa.Array:
-    """Per row: some question of the domain never got an answer (a retry may still find it)."""
-    return pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table))
+    """Per row: some question of the domain never got an answer (a retry may still find it):
+    one the type needs, a §7.1 authorization question, or one of the RFC 9989 tree walk."""
+    walk_failed = pc.fill_null(pc.equal(table["dmarc9989_status"], "error"), False)
+    return pc.or_(pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table)), walk_failed)
