@@ -3,6 +3,7 @@ which names go over the wire, in how many rounds, and the columns the answers gi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pyarrow as pa
@@ -11,8 +12,11 @@ import pytest
 from survey.dns.loop import run
 from survey.dns.pool import ResolverPool
 from survey.dns.settings import ResolverSettings
+from survey.errors import InputError
 from survey.input.stream import InputDomain
 from survey.scan import dkim_probe
+from survey.scan.check import render_text
+from survey.scan.pipeline import ScanOptions, run_scan
 from survey.scan.scanner import DomainScanner, scan_chunk, verdicts_to_table
 from survey.store.manifest import unresolved_rows
 from survey.verdict.dkim import SelectorList
@@ -176,3 +180,39 @@ def test_the_extended_list_holds_what_the_issue_names() -> None:
     assert set(DEFAULT.selectors) < set(extended.selectors)
     assert DEFAULT.digest != extended.digest
     assert SelectorList.from_manifest(extended.manifest_entry()) == extended
+
+
+def test_check_prints_every_selector_found() -> None:
+    txt = {
+        "google._domainkey.shown.test": [key(ed25519_key())],
+        "s1._domainkey.shown.test": [[b"v=DKIM1; p="]],
+        "selector1._domainkey.shown.test": [key(rsa_key(1024))],
+    }
+    with DnsStub(txt, nodata=["_domainkey.shown.test"]) as stub:
+        (v,) = scan(stub, ["shown.test"])
+    text = render_text(dataclasses.asdict(v))
+    assert "  DKIM found (lookup of _domainkey nodata)" in text
+    assert "    selector google: ed25519 256 bits" in text
+    assert "    selector s1: revoked (empty p)" in text
+    assert "    selector selector1: rsa 1024 bits" in text
+    assert "    providers: Google Workspace, Microsoft 365, SendGrid" in text
+    assert "    warning: rsa_under_2048 — an RSA key under 2048 bits" in text
+
+
+def test_an_unusable_selector_file_fails_before_anything_is_written(tmp_path) -> None:
+    source = tmp_path / "domains.txt"
+    source.write_text("example.test\n")
+    bad = tmp_path / "selectors.csv"
+    bad.write_text("name\nx\n")  # no selector column
+    for which in (str(bad), str(tmp_path / "missing.csv")):
+        options = ScanOptions(source, tmp_path / "snaps", "x", dkim_selectors=which)
+        with pytest.raises(InputError):
+            run_scan(options)
+        assert not (tmp_path / "snaps" / "x").exists()
+    own = tmp_path / "own.csv"
+    own.write_text("selector,provider\nmine,Own Provider\nSel.Two,\n")
+    chosen = SelectorList.load(str(own))
+    assert (chosen.selectors, dict(chosen.providers)) == (
+        ("mine", "sel.two"),
+        {"mine": "Own Provider"},
+    )

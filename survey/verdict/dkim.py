@@ -84,7 +84,9 @@ class SelectorList:
             tiers = LISTS[: LISTS.index(which) + 1]
             rows = [row for row in rows if row.get("tier") in tiers]
         selectors = tuple(dict.fromkeys(_label(row["selector"], source) for row in rows))
-        providers = {row["selector"]: row["provider"] for row in rows if row.get("provider")}
+        providers = {
+            _label(row["selector"], source): row["provider"] for row in rows if row.get("provider")
+        }
         if not selectors:
             raise InputError(f"DKIM selector list {which}: no selector")
         return cls(which, selectors, providers)
