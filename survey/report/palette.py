@@ -3,8 +3,9 @@
 The colours are Okabe and Ito's eight ("Color Universal Design", 2008), chosen to stay apart
 with the common colour-vision deficiencies, plus one light grey for "nothing" (absent, neither,
 no policy, other). A category keeps its colour wherever it is drawn: type A is bluish green in
-the bars, the stacked 100% bar and the trend lines. A sampled policy (`pct` < 100) is its
-policy's colour lightened and hatched (dashed in a trend), so the two never rest on hue alone.
+the bars, the stacked 100% bar and the trend lines. A sampled policy (`pct` < 100) is hatched
+(dashed in a trend) besides its own colour: lighter tints of the policy's colour were tried and
+merged with the grey or with each other under deuteranopia and tritanopia.
 `tests/test_palette.py` checks every table's colours stay apart under simulated protanopia,
 deuteranopia and tritanopia.
 """
@@ -28,13 +29,6 @@ NOTHING = "#BBBBBB"  # absent, neither, no policy: light grey, never a hue
 UNRESOLVED = "#888888"  # a failed lookup: darker than NOTHING, it is not an absence
 
 
-def tint(colour: str, amount: float = 0.55) -> str:
-    """`colour` mixed with white (`amount` of white): the same hue, lighter."""
-    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
-    mixed = [round(c + (255 - c) * amount) for c in rgb]
-    return "#" + "".join(f"{c:02X}" for c in mixed)
-
-
 #: family:category → colour.
 COLOURS: dict[str, str] = {
     # types A–F: DMARC valid = green / sky blue, invalid = orange / vermillion, none = purple / grey
@@ -48,12 +42,13 @@ COLOURS: dict[str, str] = {
     "status:invalid": VERMILLION,
     "status:multiple": REDDISH_PURPLE,
     "status:absent": NOTHING,
-    # policies: reject the strongest (green, as a valid record), none the weakest (orange)
+    # policies: reject the strongest (green, as a valid record), none the weakest (orange);
+    # pct < 100 hatched, in a colour of its own
     "policy:none": ORANGE,
     "policy:quarantine": BLUE,
-    "policy:quarantine_pct": tint(BLUE),
+    "policy:quarantine_pct": SKY_BLUE,
     "policy:reject": BLUISH_GREEN,
-    "policy:reject_pct": tint(BLUISH_GREEN),
+    "policy:reject_pct": YELLOW,
     "policy:invalid": VERMILLION,
     "policy:missing": NOTHING,
     "policy:unset": NOTHING,
