@@ -20,7 +20,7 @@ from matplotlib.transforms import Bbox
 from survey.report import charts
 from survey.report.canvas import chart_rc, new_figure
 from survey.report.labels import Lang
-from survey.report.stack import types_at
+from survey.report.stack import trend_columns
 
 MARGIN_PX = 10.0  # no text nearer the canvas' edge than this
 LABEL = "2026-02-isp-sender-domains-of-one-day"
@@ -55,16 +55,10 @@ def every_chart(
     units = {by: named["types"] for by, named in tables.items()}
     yield (
         "types_stack",
-        lambda: charts.draw_types_stack(charts.stack_columns(units, lang), LABEL, lang, bare=bare),
+        lambda: charts.draw_types_stack(charts.stack_columns(units), LABEL, lang, bare=bare),
     )
-    ends = [trend_tables["types_domains"]["label"].iloc[i] for i in (0, -1)]
-    columns = [
-        column
-        for end in ends
-        for column in charts.stack_columns(
-            {by: types_at(trend_tables[f"types_{by}"], end) for by in units}, lang, end
-        )
-    ]
+    labels = list(dict.fromkeys(trend_tables["types_domains"]["label"]))
+    columns = trend_columns(trend_tables, labels)
     yield "trend_types_stack", lambda: charts.draw_types_stack(columns, "x", lang, bare=bare)
     for key, table in trend_tables.items():
         if key == "domain_counts":

@@ -131,7 +131,7 @@ def test_type_a_is_drawn_in_one_colour_everywhere(
     for name in ("types", "types_top"):
         bars = charts.draw_table(name, tables["volume"][name], "a").axes[0].patches
         assert to_hex(bars[0].get_facecolor()) == expected, name  # type A is the first bar
-    columns = charts.stack_columns({by: t["types"] for by, t in tables.items()}, "en")
+    columns = charts.stack_columns({by: t["types"] for by, t in tables.items()})
     stack = charts.draw_types_stack(columns, "a").axes[0]
     top = max(stack.patches, key=lambda patch: patch.get_y() + patch.get_height())
     assert to_hex(top.get_facecolor()) == expected  # type A on top of the stack

@@ -279,6 +279,15 @@ def check(
             typer.echo(render_text(result))
 
 
+PptxOpt = Annotated[
+    bool, typer.Option("--pptx", help="Also the slide deck report.pptx (16:9, a chart a slide).")
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(help="The source note under every slide (default: the scan and its date)."),
+]
+
+
 @app.command()
 def report(
     snapshot: Annotated[Path, typer.Argument(help="A snapshot folder.")],
@@ -295,16 +304,20 @@ def report(
     allow_incomplete: Annotated[
         bool, typer.Option(help="Report a snapshot whose scan did not complete.")
     ] = False,
+    pptx: PptxOpt = False,
+    source: SourceOpt = None,
 ) -> None:
-    """Write the charts, the tables (CSV) and report.md of one snapshot."""
+    """Write the charts, the tables (CSV) and report.md of one snapshot (and the deck)."""
     from survey.report.write import write_report
 
     target = out or Path("reports") / snapshot.name
     path = write_report(
         snapshot, target, lang=_lang(lang), top=top, formats=_formats(fmt),
-        allow_incomplete=allow_incomplete,
+        allow_incomplete=allow_incomplete, pptx=pptx, source=source,
     )  # fmt: skip
     typer.echo(f"report written: {path}")
+    if pptx:
+        typer.echo(f"deck written: {path.with_name('report.pptx')}")
 
 
 @app.command()
@@ -347,12 +360,18 @@ def trend(
     fmt: Annotated[
         str, typer.Option("--format", help="Chart formats, comma separated.")
     ] = "png,svg",
+    pptx: PptxOpt = False,
+    source: SourceOpt = None,
 ) -> None:
-    """Tables and charts of every complete snapshot over time."""
+    """Tables and charts of every complete snapshot over time (and the deck)."""
     from survey.report.write import write_trend
 
-    path = write_trend(snapshots, out, lang=_lang(lang), formats=_formats(fmt))
+    path = write_trend(
+        snapshots, out, lang=_lang(lang), formats=_formats(fmt), pptx=pptx, source=source
+    )
     typer.echo(f"trend written: {path}")
+    if pptx:
+        typer.echo(f"deck written: {path.with_name('report.pptx')}")
 
 
 @app.command()
@@ -373,6 +392,8 @@ def demo(
     typer.echo(f"snapshots: {result.snapshots}")
     typer.echo(f"report:    {result.report}")
     typer.echo(f"trend:     {result.trend}")
+    typer.echo(f"decks:     {result.report.with_name('report.pptx')}, "
+               f"{result.trend.with_name('report.pptx')}")  # fmt: skip
 
 
 def _lang(lang: str) -> str:

@@ -35,6 +35,10 @@ matplotlib.use("Agg")
 
 SIZE = (16.0, 9.0)
 DPI = 120
+#: A bare chart is drawn for a slide's picture (about 9.8 in wide): on a smaller canvas, at the
+#: same 1920 x 1080 pixels, so that its text shows near the size it is set in.
+SLIDE_SIZE = (12.8, 7.2)
+SLIDE_DPI = 150
 #: A font list is searched glyph by glyph: Japanese charts fall back to DejaVu Sans. English
 #: ones use DejaVu Sans alone (a fallback costs every measurement a third more); a character it
 #: lacks is shown as � there (`printable`), the full text is in the CSV.
@@ -76,8 +80,9 @@ def chart_rc(lang: Lang) -> dict[Any, Any]:  # matplotlib types the keys as a Li
     }
 
 
-def new_figure() -> Figure:
-    figure = Figure(figsize=SIZE, dpi=DPI)
+def new_figure(bare: bool = False) -> Figure:
+    """A 1920 x 1080 canvas: 16 x 9 in for a report, smaller for a slide (`bare`)."""
+    figure = Figure(figsize=SLIDE_SIZE if bare else SIZE, dpi=SLIDE_DPI if bare else DPI)
     FigureCanvasAgg(figure)
     return figure
 
@@ -313,6 +318,6 @@ def save(figure: Figure, stem: Path, formats: Iterable[str] = ("png", "svg")) ->
         for fmt in formats:
             path = stem.with_name(f"{stem.name}.{fmt}")
             metadata = {"Date": None} if fmt == "svg" else None
-            figure.savefig(path, format=fmt, dpi=DPI, metadata=metadata)
+            figure.savefig(path, format=fmt, dpi=figure.dpi, metadata=metadata)
             paths.append(path)
     return paths

@@ -25,7 +25,6 @@ import matplotlib
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from matplotlib.transforms import blended_transform_factory
 
@@ -40,9 +39,11 @@ from survey.report.canvas import (
     MUTED,
     SIZE,
     Band,
+    Ruler,
     arrange,
     chart_rc,
     fit_all,
+    fitting_size,
     frame,
     header,
     new_figure,
@@ -58,6 +59,7 @@ from survey.report.texts import (
     TOP_BY_TEXT,
     UI_TEXT,
     Attrs,
+    compact,
     subtitle,
     title_of,
     trend_subtitle,
@@ -75,7 +77,8 @@ __all__ = [
 MAX_BARS = 12
 VENDOR_TABLES = frozenset({"rua_vendors", "ruf_vendors", "rua_other", "ruf_other"})
 LABEL_SIZE, MIN_LABEL_SIZE = 21.0, 15.0
-VALUE_SIZE = 19.0
+VALUE_SIZE, MIN_VALUE_SIZE = 19.0, 13.0
+VALUE_ROOM = 0.45  # of the axes' width, at most, for the values beside the bars
 EXAMPLE_SIZE, MIN_EXAMPLE_SIZE = 15.0, 12.0
 LABEL_ROOM = 0.30  # of the figure's width, for the category labels
 LABEL_ROOM_EXAMPLES = 0.25
@@ -107,7 +110,7 @@ def draw_table(
 ) -> Figure:
     """One snapshot table as a horizontal bar chart of shares, with counts at the bars."""
     with matplotlib.rc_context(chart_rc(lang)):
-        figure = new_figure()
+        figure = new_figure(bare)
         title, line = title_of(name, table.attrs, lang), subtitle(table.attrs, label, lang)
         band = frame(figure, title, line, table_notes(name, table, lang), bare)
         axes = figure.add_subplot()
@@ -142,14 +145,8 @@ def _draw_bars(axes: Axes, band: Band, shown: pd.DataFrame, name: str, lang: Lan
     axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
     axes.tick_params(axis="x", labelsize=17, colors=MUTED)
     axes.set_xlabel(UI_TEXT[lang][f"share_{shown.attrs.get('by', 'domains')}"])
-    values = [
-        axes.text(share, y, f"{share:.1%}  ({int(count):,})", va="center", fontsize=VALUE_SIZE)
-        for y, (share, count) in enumerate(zip(shares, shown["count"], strict=True))
-    ]
-    for value in values:
-        value.set_in_layout(False)  # placed once the axes' width is known
     arrange(figure, band, right=EXAMPLES_LEFT - 0.015 if examples else 1 - EDGE)
-    _place_values(axes, shares, values)
+    _values(axes, shares, shown["count"].astype("int64").tolist(), lang)
     if examples:
         _examples(axes, shown)
 
@@ -160,22 +157,44 @@ def _bar_colours(table: pd.DataFrame, name: str, keys: Sequence[str]) -> list[st
     return [colour_of(name, key) for key in keys]
 
 
-def _place_values(axes: Axes, shares: Sequence[float], values: Sequence[Text]) -> None:
-    """x limits wide enough that every value label fits beside its bar inside the axes."""
+def _value_texts(
+    figure: Figure, shares: Sequence[float], counts: Sequence[int], lang: Lang, room: float
+) -> tuple[float, list[str]]:
+    """Share and count of each bar, at one size, in `room` pixels: the count in full, else
+    short (1.2M, 1,235億), else the share alone (the table has the counts)."""
+    choices = [
+        [f"{share:.1%}  ({count:,})" for share, count in zip(shares, counts, strict=True)],
+        [
+            f"{share:.1%}  ({compact(count, lang)})"
+            for share, count in zip(shares, counts, strict=True)
+        ],
+        [f"{share:.1%}" for share in shares],
+    ]
+    for texts in choices:
+        size = fitting_size(figure, texts, room, VALUE_SIZE, MIN_VALUE_SIZE)
+        if max(Ruler(figure, size).width(text) for text in texts) <= room:
+            break
+    return size, texts
+
+
+def _values(axes: Axes, shares: Sequence[float], counts: Sequence[int], lang: Lang) -> None:
+    """Each bar's share and count beside it, the x limits wide enough that all fit inside the
+    axes (the values take at most VALUE_ROOM of its width, the bars the rest)."""
     figure = axes.get_figure()
     assert isinstance(figure, Figure)
-    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    width = float(axes.get_window_extent(renderer).width)
+    width = float(axes.get_window_extent(figure.canvas.get_renderer()).width)  # type: ignore[attr-defined]
+    size, texts = _value_texts(figure, shares, counts, lang, width * VALUE_ROOM - PAD_PX)
+    ruler = Ruler(figure, size)
     limit = max([*shares, 0.01]) * 1.04
-    for share, value in zip(shares, values, strict=True):
-        room = max(width - PAD_PX - float(value.get_window_extent(renderer).width), width / 5)
-        limit = max(limit, share * width / room)
+    for share, text in zip(shares, texts, strict=True):
+        limit = max(limit, share * width / max(width - PAD_PX - ruler.width(text), width / 5))
     axes.set_xlim(0, limit)
     # No tick near the right end: its label would reach past the axes the layout measured.
-    ticks = MaxNLocator(5).tick_values(0, limit * 0.9)
+    ticks = MaxNLocator(4).tick_values(0, limit * 0.9)
     axes.set_xticks([tick for tick in ticks if 0 <= tick <= limit * 0.9])
-    for share, value in zip(shares, values, strict=True):
-        value.set_x(share + PAD_PX * limit / width)
+    for y, (share, text) in enumerate(zip(shares, texts, strict=True)):
+        shown = axes.text(share + PAD_PX * limit / width, y, text, va="center", fontsize=size)
+        shown.set_in_layout(False)
 
 
 def _examples(axes: Axes, shown: pd.DataFrame) -> None:

@@ -5,6 +5,7 @@ where the share fits inside it; the legend, top to bottom, is the stack's order.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib
 import pandas as pd
@@ -25,33 +26,35 @@ from survey.report.canvas import (
 from survey.report.labels import Lang, category_label
 from survey.report.palette import colour_of, text_colour_on
 from survey.report.texts import SEPARATOR, TITLES, UI_TEXT, Attrs, unresolved_text
+from survey.report.ticks import numbered_ticks
 
-Column = tuple[str, pd.DataFrame]  # (tick text, a types table)
 BAR_WIDTH = 0.55
 LEGEND_ROOM = 0.32  # of the figure's width
-TICK_SIZE, MIN_TICK_SIZE = 19.0, 14.0
 SEGMENT_SIZE = 18.0
 LEGEND_SIZE, MIN_LEGEND_SIZE = 19.0, 14.0
 
 
-def stack_columns(
-    tables: Mapping[str, pd.DataFrame], lang: Lang, label: str | None = None
-) -> list[Column]:
-    """A column per unit of `tables` (`by` → types table): its tick says the unit and `n`
-    (after the snapshot `label`, when given)."""
-    text = UI_TEXT[lang]
-    columns = []
-    for by, table in tables.items():
-        lines = [] if label is None else [label]
-        lines += [text[f"by_{by}"], text["n_short"].format(n=f"{int(table.attrs['n']):,}")]
-        columns.append(("\n".join(lines), table))
-    return columns
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One stacked bar: a types table, and the snapshot label to show over its unit and `n`."""
+
+    table: pd.DataFrame
+    label: str | None = None
+
+    @property
+    def by(self) -> str:
+        return str(self.table.attrs.get("by", "domains"))
+
+
+def stack_columns(tables: Mapping[str, pd.DataFrame], label: str | None = None) -> list[Column]:
+    """A column per unit of `tables` (`by` → types table), under the snapshot `label` if given."""
+    return [Column(table, label) for table in tables.values()]
 
 
 def stack_subtitle(columns: Sequence[Column], label: str, lang: Lang) -> str:
     """The unresolved domains with their share of each unit (of the last column of each unit),
     and the snapshot label."""
-    latest = {str(table.attrs.get("by", "domains")): table.attrs for _, table in columns}
+    latest = {column.by: column.table.attrs for column in columns}
     domains, volume = latest.get("domains", {}), latest.get("volume")
     if volume is None:
         unresolved = unresolved_text(domains, lang)
@@ -72,14 +75,17 @@ def _share(attrs: Attrs) -> float:
 def draw_types_stack(
     columns: Sequence[Column], label: str, lang: Lang = "en", *, bare: bool = False
 ) -> Figure:
-    """Types A–F as stacked 100% bars, one per (tick text, types table) column."""
+    """Types A–F as stacked 100% bars, one per column."""
     with matplotlib.rc_context(chart_rc(lang)):
-        figure = new_figure()
+        figure = new_figure(bare)
         title, line = TITLES["types_stack"][lang], stack_subtitle(columns, label, lang)
         band = frame(figure, title, line, [], bare)
         axes = figure.add_subplot()
         segments = _bars(axes, columns, lang)
-        _axis(axes, figure, columns, lang)
+        _axis(axes, figure, lang)
+        for _ in range(2):  # the ticks fit the width the legend leaves, which the ticks change
+            arrange(figure, band)
+            _ticks(axes, figure, columns, lang)
         arrange(figure, band)
         _segment_labels(axes, segments)
     return figure
@@ -90,8 +96,8 @@ Segment = tuple[int, float, float, str]  # column, bottom, share, colour
 
 def _bars(axes: Axes, columns: Sequence[Column], lang: Lang) -> list[Segment]:
     """The stacks, type A on top; returns every segment drawn."""
-    keys = [str(key) for key in columns[0][1]["type"]]
-    shares = [table.set_index("type")["share"].astype(float) for _, table in columns]
+    keys = [str(key) for key in columns[0].table["type"]]
+    shares = [column.table.set_index("type")["share"].astype(float) for column in columns]
     bottoms = [0.0] * len(columns)
     segments: list[Segment] = []
     for key in reversed(keys):
@@ -103,15 +109,12 @@ def _bars(axes: Axes, columns: Sequence[Column], lang: Lang) -> list[Segment]:
         )  # fmt: skip
         segments += [(i, bottoms[i], h, colour) for i, h in enumerate(heights) if h > 0]
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    axes.set_xlim(-0.6, len(columns) - 0.4)
     return segments
 
 
-def _axis(axes: Axes, figure: Figure, columns: Sequence[Column], lang: Lang) -> None:
-    """Ticks under the bars, the share axis, the legend at the right (A at the top)."""
-    slot = (1 - LEGEND_ROOM - 0.12) * width_px(figure) / max(len(columns), 1)
-    size, ticks = fit_all(figure, [t for t, _ in columns], slot * 0.9, TICK_SIZE, MIN_TICK_SIZE)
-    axes.set_xticks(range(len(columns)), ticks, fontsize=size)
-    axes.set_xlim(-0.6, len(columns) - 0.4)
+def _axis(axes: Axes, figure: Figure, lang: Lang) -> None:
+    """The share axis and the legend at the right, type A at the top as in the stack."""
     axes.set_ylim(0, 1)
     axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     axes.tick_params(axis="y", labelsize=17)
@@ -122,6 +125,20 @@ def _axis(axes: Axes, figure: Figure, columns: Sequence[Column], lang: Lang) -> 
         handles[::-1], labels, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False,
         fontsize=size,
     )  # fmt: skip
+
+
+def _ticks(axes: Axes, figure: Figure, columns: Sequence[Column], lang: Lang) -> None:
+    """Under each bar: the snapshot label (if any), the unit and `n`, fitted to its slot."""
+    box = axes.get_window_extent(figure.canvas.get_renderer())  # type: ignore[attr-defined]
+    slot = float(box.width) / (len(columns) + 0.2)
+    units = [UI_TEXT[lang][f"by_{column.by}"] for column in columns]
+    labels = [
+        printable(c.label) if c.label else unit for c, unit in zip(columns, units, strict=True)
+    ]
+    middles = [unit if c.label else "" for c, unit in zip(columns, units, strict=True)]
+    ns = [int(column.table.attrs.get("n", 0) or 0) for column in columns]
+    ticks = numbered_ticks(figure, labels, ns, lang, slot, middles)
+    axes.set_xticks(range(len(columns)), ticks.texts, fontsize=ticks.size)
 
 
 def _segment_labels(axes: Axes, segments: Sequence[Segment]) -> None:
@@ -152,3 +169,17 @@ def types_at(table: pd.DataFrame, label: str) -> pd.DataFrame:
     point.attrs = {key: int(rows[key].iloc[0]) if len(rows) else 0 for key in facts}
     point.attrs["by"] = table.attrs.get("by", "domains")
     return point
+
+
+def trend_columns(tables: Mapping[str, pd.DataFrame], labels: Sequence[str]) -> list[Column]:
+    """Types A–F at the first and the last of the trend's snapshots (`labels`), by each unit
+    the trend `tables` (`<name>_<by>` → table) have at that snapshot."""
+    columns = []
+    for end in dict.fromkeys([labels[0], labels[-1]]):
+        units = {}
+        for by in ("domains", "volume"):
+            table = tables.get(f"types_{by}")
+            if table is not None and not table.empty and end in set(table["label"]):
+                units[by] = types_at(table, end)
+        columns += stack_columns(units, end)
+    return columns

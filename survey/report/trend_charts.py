@@ -8,10 +8,6 @@ labelled, the latest always (a note says so; every point is in the table).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import matplotlib
 import pandas as pd
 from matplotlib.axes import Axes
@@ -20,11 +16,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from survey.report.canvas import (
     EDGE,
-    ELLIPSIS,
     Ruler,
     arrange,
     chart_rc,
-    ellipsize,
     fit_all,
     fitting_size,
     frame,
@@ -43,69 +37,13 @@ from survey.report.texts import (
     trend_subtitle,
     unit,
 )
+from survey.report.ticks import TICK_ROOM, Ticks, numbered_ticks, point_ticks
 
 MAX_LINES = 8
 VENDOR_TABLES = frozenset({"rua_vendors", "ruf_vendors", "rua_other", "ruf_other"})
-TICK_SIZE, MIN_TICK_SIZE = 17.0, 14.0
 LEGEND_ROOM = 0.27  # of the figure's width
 LEGEND_SIZE, MIN_LEGEND_SIZE = 18.0, 13.0
 TOTAL_SIZE, MIN_TOTAL_SIZE = 19.0, 12.0
-ROOM = 0.85  # of a point's slot a label may take
-KEEP_CHARS = 10  # a point's label is cut no shorter than this (and an ellipsis)
-
-
-@dataclass(frozen=True, slots=True)
-class Ticks:
-    """The labels of the points: their size, texts ('' where left out) and the step between
-    labelled points (1: every point)."""
-
-    size: float
-    texts: list[str]
-    step: int
-
-
-def point_ticks(
-    figure: Figure, labels: Sequence[str], slot: float, unders: Sequence[str] = ()
-) -> Ticks:
-    """`labels` (with a line under each, never cut) at one size that fits `slot` pixels each,
-    else every k-th one, the latest kept. A label may be cut with an ellipsis, never below
-    KEEP_CHARS characters."""
-    room = slot * ROOM
-    unders = list(unders) or [""] * len(labels)
-    whole = [f"{label}\n{under}".strip("\n") for label, under in zip(labels, unders, strict=True)]
-    size = fitting_size(figure, whole, room, TICK_SIZE, MIN_TICK_SIZE)
-    ruler = Ruler(figure, size)
-    least = [
-        max(ruler.width(_shortest(label)), ruler.width(under))
-        for label, under in zip(labels, unders, strict=True)
-    ]
-    step = max(1, math.ceil(max(least, default=0.0) / room))
-    last = len(labels) - 1
-    texts = [
-        f"{ellipsize(label, room * step, ruler)}\n{under}".strip("\n")
-        if (last - i) % step == 0
-        else ""
-        for i, (label, under) in enumerate(zip(labels, unders, strict=True))
-    ]
-    return Ticks(size, texts, step)
-
-
-def _shortest(label: str) -> str:
-    return label if len(label) <= KEEP_CHARS else label[:KEEP_CHARS] + ELLIPSIS
-
-
-def _with_n(
-    figure: Figure, labels: Sequence[str], ns: Sequence[int], lang: Lang, slot: float
-) -> Ticks:
-    """Point labels with `n` under each: full numbers if they fit, else short ones."""
-    short = UI_TEXT[lang]["n_short"]
-    tried = []
-    for number in (lambda n: f"{n:,}", lambda n: compact(n, lang)):
-        unders = [short.format(n=number(n)) for n in ns]
-        tried.append(point_ticks(figure, labels, slot, unders))
-        if tried[-1].step == 1:
-            break
-    return min(tried, key=lambda ticks: ticks.step)
 
 
 def _slot(figure: Figure, points: int, legend: bool) -> float:
@@ -114,16 +52,35 @@ def _slot(figure: Figure, points: int, legend: bool) -> float:
     return share * width_px(figure) / max(points, 1)
 
 
+def _trend_ticks(figure: Figure, table: pd.DataFrame, lang: Lang) -> Ticks | None:
+    if table.empty:
+        return None
+    points = table.drop_duplicates("label")
+    labels = [printable(label) for label in points["label"]]
+    slot = _slot(figure, len(labels), legend=True)
+    return numbered_ticks(figure, labels, points["n"].astype(int).tolist(), lang, slot)
+
+
+def _counts_ticks(figure: Figure, table: pd.DataFrame) -> Ticks:
+    labels = [printable(label) for label in table["label"]]
+    return point_ticks(figure, labels, _slot(figure, len(labels), legend=False))
+
+
+def trend_notes_of(name: str, table: pd.DataFrame, lang: Lang, *, bare: bool = False) -> list[str]:
+    """The notes `draw_trend` (`draw_counts` for `domain_counts`) prints under this table, drawn
+    whole or `bare` (on a slide, its footer)."""
+    with matplotlib.rc_context(chart_rc(lang)):
+        figure = new_figure(bare)
+        counts = name == "domain_counts"
+        ticks = _counts_ticks(figure, table) if counts else _trend_ticks(figure, table, lang)
+    return trend_notes(name, ticks, lang)
+
+
 def draw_trend(name: str, table: pd.DataFrame, lang: Lang = "en", *, bare: bool = False) -> Figure:
     """A trend table (one row per snapshot and category) as lines of share over time."""
     with matplotlib.rc_context(chart_rc(lang)):
-        figure = new_figure()
-        ticks = None
-        if not table.empty:
-            points = table.drop_duplicates("label")
-            labels = [printable(label) for label in points["label"]]
-            ticks = _with_n(figure, labels, points["n"].astype(int).tolist(), lang,
-                            _slot(figure, len(labels), legend=True))  # fmt: skip
+        figure = new_figure(bare)
+        ticks = _trend_ticks(figure, table, lang)
         band = frame(figure, title_of(name, table.attrs, lang), trend_subtitle(table, lang),
                      trend_notes(name, ticks, lang), bare)  # fmt: skip
         axes = figure.add_subplot()
@@ -185,15 +142,14 @@ def _legend(axes: Axes, lang: Lang) -> None:
 def draw_counts(table: pd.DataFrame, lang: Lang = "en", *, bare: bool = False) -> Figure:
     """Domains (resolved and unresolved) per snapshot, as stacked bars with the total on top."""
     with matplotlib.rc_context(chart_rc(lang)):
-        figure = new_figure()
-        labels = [printable(label) for label in table["label"]]
-        ticks = point_ticks(figure, labels, _slot(figure, len(labels), legend=False))
+        figure = new_figure(bare)
+        ticks = _counts_ticks(figure, table)
         band = frame(figure, TITLES["domain_counts"][lang], counts_subtitle(table, lang),
                      trend_notes("domain_counts", ticks, lang), bare)  # fmt: skip
         axes = figure.add_subplot()
         _count_bars(axes, table, lang)
         _set_ticks(axes, ticks)
-        axes.set_xlim(-0.6, len(labels) - 0.4)
+        axes.set_xlim(-0.6, len(table) - 0.4)
         _totals(axes, table, ticks, lang)
         arrange(figure, band)
     return figure
@@ -218,7 +174,7 @@ def _totals(axes: Axes, table: pd.DataFrame, ticks: Ticks, lang: Lang) -> None:
     figure = axes.get_figure()
     assert isinstance(figure, Figure)
     totals = table["domains"].astype(int).tolist()
-    room = _slot(figure, len(totals), legend=False) * ROOM * ticks.step
+    room = _slot(figure, len(totals), legend=False) * TICK_ROOM * ticks.step
     size = TOTAL_SIZE
     for texts in ([f"{n:,}" for n in totals], [compact(n, lang) for n in totals]):
         size = fitting_size(figure, texts, room, TOTAL_SIZE, MIN_TOTAL_SIZE)
