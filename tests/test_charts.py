@@ -17,8 +17,9 @@ from PIL import Image
 from snapshot_factory import SAMPLE, later_sample, write_snapshot
 from test_tally import NAMING
 
-from survey.report import charts, tally
+from survey.report import charts, labels, tally
 from survey.report.charts import Lang
+from survey.report.labels import PROBLEM_LABELS
 from survey.report.trend import trend
 from survey.store.snapshot import Snapshot
 
@@ -133,6 +134,21 @@ def test_japanese_category_labels(rendered: tuple[Lang, dict[str, Figure], list[
     assert ticks == (
         ["valid", "invalid", "absent"] if lang == "en" else ["あり(正常)", "あり(誤り)", "なし"]
     )
+
+
+def test_problem_charts_show_labels_not_codes(
+    rendered: tuple[Lang, dict[str, Figure], list[Path]],
+) -> None:
+    lang, drawn, _ = rendered
+    for name in ("dmarc_problems", "spf_problems"):
+        for by in ("domains", "volume"):
+            axes = drawn[f"{name}_{by}"].axes[0]
+            ticks = [t.get_text() for t in axes.get_yticklabels()]
+            assert ticks, (name, by)
+            codes = {str(code) for codes in PROBLEM_LABELS.values() for code in codes}
+            assert not codes & set(ticks), (name, by, ticks)
+            labelled = {labels.category_label(name, code, lang) for code in codes}
+            assert set(ticks) <= labelled, (name, by, ticks)
 
 
 @pytest.mark.parametrize(
