@@ -73,6 +73,8 @@ BAD_OPTIONS = {
     "negative_timeout": (["--timeout", "-1"], "--timeout"),
     "unknown_option": (["--frobnicate"], "frobnicate"),
     "retry_with_input": (["--retry-unresolved", "x"], "--retry-unresolved"),
+    "cluster_address": (["--cluster", "http://127.0.0.1:8786"], "--cluster"),
+    "cluster_with_workers": (["--cluster", "tcp://127.0.0.1:9", "--workers", "2"], "--workers"),
 }
 
 

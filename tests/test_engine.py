@@ -12,7 +12,7 @@ import pytest
 from snapshot_factory import SAMPLE, hostile_rows, later_sample, write_snapshot
 from test_tally import KNOWN, NAMING, registrable
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer
 from survey.report import tally, trend

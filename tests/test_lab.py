@@ -31,7 +31,7 @@ from survey.lab.zonefile import load_zone
 SPEC_COLUMNS = [
     "domain", "org_domain", "dmarc_status", "dmarc_source", "dmarc_p", "dmarc_sp",
     "dmarc_effective_p", "dmarc_pct", "dmarc_errors", "dmarc_warnings", "spf_status", "spf_all",
-    "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors",
+    "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors", "dnssec",
 ]
 # fmt: on
 

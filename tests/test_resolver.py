@@ -572,7 +572,7 @@ def test_a_bug_reading_a_reply_reaches_the_caller(
     def broken(reply: bytes, question: bytes) -> tuple[Outcome, tuple[str, ...]]:
         raise LookupError("bug")
 
-    monkeypatch.setattr(resolver, "read_txt", broken)
+    monkeypatch.setattr(resolver, "read_answer", broken)
     with pytest.raises(LookupError, match="bug"):
         ask_one(stub, "ok.test")
 

@@ -87,6 +87,15 @@ def scan(
             "0: one per CPU, while each keeps 50 questions in flight.",
         ),
     ] = 0,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="tcp://HOST:PORT",
+            help="Scan on the workers of this Dask scheduler (`dask scheduler`, `dask worker`); "
+            "the snapshot folder must be on a filesystem every worker mounts at the same path. "
+            "--concurrency and --qps are shared among the workers' threads.",
+        ),
+    ] = None,
     retry_unresolved: Annotated[
         Path | None,
         typer.Option(
@@ -124,7 +133,7 @@ def scan(
     settings = _settings(nameserver, concurrency, qps, timeout, tries)
     settings = dataclasses.replace(settings, client=dns_client.value)
     if retry_unresolved is not None:
-        _refuse_with_retry(input_path, label, resume)
+        _refuse_with_retry(input_path, label, resume, cluster)
         _run_scan(lambda progress: _retry(retry_unresolved, settings, psl_file, progress), quiet)
         return
     if input_path is None:
@@ -138,15 +147,19 @@ def scan(
         resume=resume,
         report_auth=report_auth,
         psl_path=psl_file,
-        workers=workers or scan_module.default_workers(settings.concurrency),
+        workers=workers or (1 if cluster else scan_module.default_workers(settings.concurrency)),
+        cluster=cluster,
     )
     if not input_path.is_file():
         raise SurveyError(f"input file not found: {input_path}")
     _run_scan(lambda progress: scan_module.run_scan(options, progress), quiet)
 
 
-def _refuse_with_retry(input_path: Path | None, label: str | None, resume: bool) -> None:
-    given = [n for n, v in (("INPUT", input_path), ("--label", label), ("--resume", resume)) if v]
+def _refuse_with_retry(
+    input_path: Path | None, label: str | None, resume: bool, cluster: str | None
+) -> None:
+    options = (("INPUT", input_path), ("--label", label), ("--resume", resume))
+    given = [n for n, v in (*options, ("--cluster", cluster)) if v]
     if given:
         raise typer.BadParameter(
             f"--retry-unresolved takes the snapshot folder itself; drop {', '.join(given)}"
@@ -362,6 +375,10 @@ def trend(
     ] = "png,svg",
     pptx: PptxOpt = False,
     source: SourceOpt = None,
+    watchlist: Annotated[
+        Path | None,
+        typer.Option(help="Also follow a watch list (CSV: domain, group, name) over the months."),
+    ] = None,
 ) -> None:
     """Tables and charts of every complete snapshot over time (and the deck)."""
     from survey.report.write import write_trend
@@ -372,6 +389,11 @@ def trend(
     typer.echo(f"trend written: {path}")
     if pptx:
         typer.echo(f"deck written: {path.with_name('report.pptx')}")
+    if watchlist is not None:
+        from survey.report.watch_trend import watch_trend
+
+        files = watch_trend(snapshots, watchlist, out / "watchlist", _lang(lang), _formats(fmt))
+        typer.echo(f"watch list over time written: {files[0].parent}")
 
 
 @app.command()

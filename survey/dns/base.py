@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from survey.dns.settings import ResolverSettings, Server
+from survey.dns.wire import QueryFlags
 from survey.schema.values import Outcome
 
 __all__ = ["Attempt", "DnsTransport", "TransportFactory"]
@@ -31,8 +32,9 @@ class Attempt(Protocol):
     """
 
     name: str  # the question's name, as asked
-    question_wire: bytes  # the question section (`wire.question`)
-    tail: bytes  # the query with EDNS but its ID (`wire.query_tail`)
+    question_wire: bytes  # the question section (`wire.question`): name, type, class
+    flags: QueryFlags  # DO and AD, or CD, that every query of this try carries
+    tail: bytes  # the query with EDNS (and `flags`) but its ID (`wire.query_tail`)
     server: int  # index into the transport's servers
     number: int  # the question's try number, 1-based
     qid: int  # the ID of the query on the wire, -1 before it is sent
@@ -48,21 +50,28 @@ class Attempt(Protocol):
         ...
 
     def ended(
-        self, outcome: Outcome, texts: tuple[str, ...] = (), retry_as: Outcome | None = None
+        self,
+        outcome: Outcome,
+        records: tuple[str, ...] = (),
+        retry_as: Outcome | None = None,
+        canonical: str | None = None,
     ) -> None:
-        """The transport's own verdict on the try; `retry_as` is the outcome whose
-        `is_retryable` decides a retry when it differs from `outcome` (an unreadable reply is
-        `error`, retried as the timeout it amounts to)."""
+        """The transport's own verdict on the try (`records` and `canonical` as in
+        `wire.Reply`); `retry_as` is the outcome whose `is_retryable` decides a retry when it
+        differs from `outcome` (an unreadable reply is `error`, retried as the timeout it
+        amounts to)."""
         ...
 
 
 class DnsTransport(Protocol):
-    """What the pool needs of a transport: send a try, give one up, close; and three counts
-    for the manifest (`survey.store.manifest.transport_counts`)."""
+    """What the pool needs of a transport: send a try, give one up, close; three counts for
+    the manifest (`survey.store.manifest.transport_counts`); and whether it puts the
+    `QueryFlags` on the wire and reads the AD bit back (`dnssec`)."""
 
     stray: int  # datagrams that answered no pending try (late, forged)
     malformed: int  # replies that echoed a question but could not be read
     tcp_queries: int  # questions asked again over TCP
+    dnssec: bool  # DO, AD and CD sent as asked, AD read from replies
 
     def send(self, attempt: Attempt) -> None: ...
 

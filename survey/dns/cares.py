@@ -9,10 +9,12 @@ a fresh one (new source port) after `ROTATE_QUERIES` queries or `ROTATE_SECONDS`
 once its queries have ended.
 
 How a c-ares result maps (`pycares.DNSResult` from `DNSResolver.query_dns`, pycares ≥ 5):
-- the answer section's TXT records owned by the asked name, or by a name its CNAME chain
-  leads to inside the answer (RFC 1034 §3.6.2), each record's character-strings joined
-  without separator (RFC 7208 §3.3; pycares joins them), decoded as UTF-8 with
-  `surrogateescape` (no byte lost); none of them: NODATA;
+- the answer section's records of the asked type (TXT, A, MX) owned by the asked name, or by
+  a name its CNAME chain leads to inside the answer (RFC 1034 §3.6.2), and the chain's last
+  name (`canonical`): TXT records' character-strings joined without separator (RFC 7208
+  §3.3; pycares joins them), decoded as UTF-8 with `surrogateescape` (no byte lost); A
+  records as c-ares writes the address; MX records as their exchange name, lower-cased,
+  without the trailing dot; none of them: NODATA;
 - ARES_ENOTFOUND: NXDOMAIN; ARES_ENODATA: NODATA; ARES_ESERVFAIL, ARES_EREFUSED,
   ARES_ETIMEOUT: SERVFAIL, REFUSED, TIMEOUT; ARES_EBADRESP (a reply c-ares could not read):
   `error` counted as malformed and retried as a timeout, as the pool does for ours; any other
@@ -32,7 +34,10 @@ is kept out"), measured in tests/test_resolver.py:
 - c-ares keeps a query cache (answers with a TTL, for at most 3,600 s) that pycares has no
   option to switch off: a name asked twice by one pool within its TTL is answered from the
   cache (a scan asks each name once per run);
-- c-ares runs an event thread of its own per channel.
+- c-ares runs an event thread of its own per channel;
+- pycares (5.2) can neither set DO, AD or CD in a query nor read the AD bit of a reply (the
+  C library can; its binding does not expose it): `QueryFlags` are not sent, `dnssec` is
+  False, and a scan through c-ares leaves the `dnssec` column null (not measured).
 """
 
 import asyncio
@@ -44,12 +49,13 @@ from dataclasses import dataclass
 import aiodns
 import pycares
 
+from survey.dns import wire
 from survey.dns.base import Attempt
 from survey.dns.settings import ResolverSettings, Server
 from survey.dns.transport import RECEIVE_BUFFER, ROTATE_QUERIES, ROTATE_SECONDS
 from survey.schema.values import Outcome
 
-__all__ = ["CaresTransport", "texts_of"]
+__all__ = ["CaresTransport", "records_of", "texts_of"]
 
 _STATUS = {
     pycares.errno.ARES_ENOTFOUND: Outcome.NXDOMAIN,
@@ -69,24 +75,53 @@ def _key(name: str) -> str:
     return name.rstrip(".").lower()
 
 
-def texts_of(result: pycares.DNSResult, name: str) -> tuple[str, ...]:
-    """The TXT texts at `name` in `result`'s answer section, CNAMEs followed inside it."""
+def _text(data: object) -> str | None:
+    if isinstance(data, pycares.TXTRecordData):
+        return data.data.decode("utf-8", "surrogateescape")
+    return None
+
+
+def _address(data: object) -> str | None:
+    return data.addr if isinstance(data, pycares.ARecordData) else None
+
+
+def _exchange(data: object) -> str | None:
+    if isinstance(data, pycares.MXRecordData):
+        return _key(data.exchange) or "."  # the root: a null MX (RFC 7505)
+    return None
+
+
+_READERS = {wire.TYPE_TXT: _text, wire.TYPE_A: _address, wire.TYPE_MX: _exchange}
+
+
+def records_of(
+    result: pycares.DNSResult, name: str, qtype: int
+) -> tuple[tuple[str, ...], str | None]:
+    """The records of type `qtype` at `name` in `result`'s answer section, CNAMEs followed
+    inside it, and the chain's last name (None when no CNAME was followed)."""
+    read = _READERS[qtype]
     aliases: dict[str, str] = {}
-    found: list[tuple[str, bytes]] = []
+    found: list[tuple[str, str]] = []
     for record in result.answer:
-        data = record.data
         if record.record_class != _CLASS_IN:
             continue
-        if isinstance(data, pycares.TXTRecordData):
-            found.append((_key(record.name), data.data))
-        elif isinstance(data, pycares.CNAMERecordData):
-            aliases[_key(record.name)] = _key(data.cname)
-    owner = _key(name)
+        text = read(record.data)
+        if text is not None:
+            found.append((_key(record.name), text))
+        elif isinstance(record.data, pycares.CNAMERecordData):
+            aliases[_key(record.name)] = _key(record.data.cname)
+    owner = asked = _key(name)
     owners = {owner}
     while owner in aliases and aliases[owner] not in owners:
         owner = aliases[owner]
         owners.add(owner)
-    return tuple(data.decode("utf-8", "surrogateescape") for at, data in found if at in owners)
+    records = tuple(text for at, text in found if at in owners)
+    return records, (None if owner == asked else owner)
+
+
+def texts_of(result: pycares.DNSResult, name: str) -> tuple[str, ...]:
+    """The TXT texts at `name` in `result`'s answer section, CNAMEs followed inside it."""
+    return records_of(result, name, wire.TYPE_TXT)[0]
 
 
 def _wire_name(question_wire: bytes) -> str:
@@ -126,6 +161,7 @@ class CaresTransport:
         self.loop = loop
         self.servers = tuple(servers)
         self.stray = self.malformed = self.tcp_queries = 0
+        self.dnssec = False  # pycares can neither send DO/AD/CD nor read AD (module docstring)
         self.opened = 0  # channels opened so far, replacements included
         self._timeout = settings.timeout
         self._rotate = (rotate_queries, rotate_seconds)
@@ -154,8 +190,9 @@ class CaresTransport:
         channel.sent += 1
         channel.outstanding += 1
         name = _wire_name(attempt.question_wire)
-        future = channel.resolver.query_dns(name, "TXT")
-        future.add_done_callback(functools.partial(self._done, attempt, channel, name))
+        qtype = wire.qtype_of(attempt.question_wire)
+        future = channel.resolver.query_dns(name, wire.TYPE_NAMES[qtype])
+        future.add_done_callback(functools.partial(self._done, attempt, channel, name, qtype))
 
     def _current(self, server: int) -> _Channel:
         channel = self._channels[server]
@@ -174,7 +211,12 @@ class CaresTransport:
         return channel
 
     def _done(
-        self, attempt: Attempt, channel: _Channel, name: str, future: "asyncio.Future[object]"
+        self,
+        attempt: Attempt,
+        channel: _Channel,
+        name: str,
+        qtype: int,
+        future: "asyncio.Future[object]",
     ) -> None:
         channel.outstanding -= 1
         self._settle(channel)
@@ -185,8 +227,9 @@ class CaresTransport:
             return
         if error is None:
             result = future.result()
-            texts = texts_of(result, name)  # type: ignore[arg-type]
-            attempt.ended(Outcome.OK if texts else Outcome.NODATA, texts)
+            records, canonical = records_of(result, name, qtype)  # type: ignore[arg-type]
+            outcome = Outcome.OK if records else Outcome.NODATA
+            attempt.ended(outcome, records, canonical=canonical)
             return
         status = error.args[0] if error.args else None
         if status == pycares.errno.ARES_EBADRESP:

@@ -55,11 +55,20 @@ _RCODES = {
 _TXT_RR = struct.Struct("!HHHIH")  # pointer to the question's name, type, class, TTL, RDLENGTH
 
 
-def reply(name: str, *texts: bytes | str, rcode: int = 0, qid: int = 0) -> bytes:
-    """A reply to the TXT question for `name`: one TXT record per text (a text over 255
-    octets is split into character-strings), with `rcode`, echoing the question."""
-    question = wire.question(name)
-    header = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, len(texts), 0, 0)
+def reply(
+    name: str,
+    *texts: bytes | str,
+    rcode: int = 0,
+    qid: int = 0,
+    qtype: int = wire.TYPE_TXT,
+    authenticated: bool = False,
+) -> bytes:
+    """A reply to the question for `name` of type `qtype` (TXT by default), echoing it: one
+    TXT record per text (a text over 255 octets is split into character-strings), with
+    `rcode`, and the AD bit if `authenticated`."""
+    question = wire.question(name, qtype)
+    flags = 0x8180 | rcode | (0x0020 if authenticated else 0)
+    header = struct.pack("!HHHHHH", qid, flags, 1, len(texts), 0, 0)
     records = []
     for text in texts:
         raw = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
@@ -88,6 +97,7 @@ class FakeTransport:
         self.loop = loop
         self.sent: list[Sent] = []
         self.stray = self.malformed = self.tcp_queries = 0
+        self.dnssec = True  # its replies are read by wire.read_answer, AD bit included
         self._handles: set[asyncio.TimerHandle] = set()
         self._next_id = 0
 
@@ -114,7 +124,9 @@ class FakeTransport:
             attempt.ended(Outcome.ERROR)
             return
         if isinstance(event, Outcome):
-            event = reply(attempt.name, rcode=_RCODES[event])
+            event = reply(
+                attempt.name, rcode=_RCODES[event], qtype=wire.qtype_of(attempt.question_wire)
+            )
         datagram = attempt.qid.to_bytes(2, "big") + event[2:]
         if attempt.done or not wire.matches(datagram, attempt.question_wire):
             self.stray += 1

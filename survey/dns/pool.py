@@ -1,11 +1,13 @@
-"""The asyncio DNS resolver pool: TXT questions in, one `TxtAnswer` each out.
+"""The asyncio DNS resolver pool: TXT, A and MX questions in, one answer each out
+(`survey.dns.outcome`: `TxtAnswer`, `AddressAnswer`, `MxAnswer`).
 
 Around a transport (`survey.dns.base`: by default our own UDP/TCP sockets on the running loop,
 `survey.dns.transport`, speaking `survey.dns.wire`) the pool bounds the questions in flight,
 caps the query rate, gives every try a deadline, retries what `Outcome.is_retryable` allows
 with a doubling, jittered backoff (each retry goes to the next nameserver), and asks identical
-in-flight questions once. DNS failures are outcomes, never exceptions; exceptions are raised
-only when the pool cannot be set up, or for a bug.
+in-flight questions once (identical: the same name, type and `QueryFlags`). Every type goes
+through the same slots, deadlines, retries and counts. DNS failures are outcomes, never
+exceptions; exceptions are raised only when the pool cannot be set up, or for a bug.
 
 A reply that echoes the question but cannot be read does not end its try: it is counted
 (`malformed`) and the try waits on until its deadline, for the real reply may come next (a
@@ -18,21 +20,30 @@ last try; it is retried as the timeout it amounts to (`retry_as`), so that
 import asyncio
 import random
 from collections import Counter, deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from survey.dns import wire
 from survey.dns.base import DnsTransport, TransportFactory
-from survey.dns.outcome import TxtAnswer
+from survey.dns.counts import PoolCounts
+from survey.dns.outcome import AddressAnswer, MxAnswer, TxtAnswer
 from survey.dns.settings import ResolverSettings, Server, server_address, system_nameservers
 from survey.dns.timing import TokenBucket, jittered
+from survey.dns.wire import QueryFlags, Reply
 from survey.errors import ResolverError
 from survey.schema.values import Outcome
 
-__all__ = ["PoolCounts", "ResolverPool", "default_transport", "read_txt"]
+__all__ = ["PoolCounts", "ResolverPool", "default_transport", "read_answer"]
 
-# How a reply becomes an outcome and texts; a module attribute so that a test can break it.
-read_txt = wire.read_txt
+# How a reply becomes a `Reply`; a module attribute so that a test can break it.
+read_answer = wire.read_answer
+
+Answer = TxtAnswer | AddressAnswer | MxAnswer
+_KINDS: dict[int, type[Answer]] = {
+    wire.TYPE_TXT: TxtAnswer,
+    wire.TYPE_A: AddressAnswer,
+    wire.TYPE_MX: MxAnswer,
+}
+_Key = tuple[str, int, QueryFlags]  # name, type, flags: what makes two questions one
 
 
 def default_transport(settings: ResolverSettings) -> TransportFactory:
@@ -49,40 +60,18 @@ def default_transport(settings: ResolverSettings) -> TransportFactory:
 # -- the pool ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class PoolCounts:
-    """What a pool counted, in a form that crosses processes and adds up: the final outcome
-    of each question, the outcome of every try, questions asked again over TCP, replies
-    ignored as stray (late or forged), and replies that echoed a question but could not be
-    read (malformed)."""
-
-    questions: Counter[Outcome] = field(default_factory=Counter)
-    tries: Counter[Outcome] = field(default_factory=Counter)
-    tcp: int = 0
-    stray: int = 0
-    malformed: int = 0
-
-    def __add__(self, other: "PoolCounts") -> "PoolCounts":
-        return PoolCounts(
-            self.questions + other.questions,
-            self.tries + other.tries,
-            self.tcp + other.tcp,
-            self.stray + other.stray,
-            self.malformed + other.malformed,
-        )
-
-
 class _Question:
     """One distinct question in flight: the callers' futures and the tries made so far."""
 
-    __slots__ = ("name", "server", "tail", "tries", "waiters", "wire")
+    __slots__ = ("flags", "key", "name", "qtype", "server", "tail", "tries", "waiters", "wire")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, key: _Key) -> None:
+        self.key = key
+        self.name, self.qtype, self.flags = key
         self.tries = 0
         self.server = -1
         self.wire = self.tail = b""
-        self.waiters: list[asyncio.Future[TxtAnswer]] = []
+        self.waiters: list[asyncio.Future[Any]] = []
 
 
 class _Try:
@@ -94,6 +83,7 @@ class _Try:
         "deadline",
         "done",
         "edns",
+        "flags",
         "malformed",
         "name",
         "number",
@@ -114,6 +104,7 @@ class _Try:
         self.name = question.name
         self.number = question.tries
         self.question_wire = question.wire
+        self.flags = question.flags
         self.tail = question.tail
         self.server = question.server
         self.deadline = deadline
@@ -128,7 +119,7 @@ class _Try:
         if self.done:
             return True
         try:
-            outcome, texts = read_txt(reply, self.question_wire)
+            read = read_answer(reply, self.question_wire)
         except wire.Malformed:
             self.malformed += 1  # not the end of the try: the real reply may come next
             return False
@@ -137,15 +128,19 @@ class _Try:
             self.pool._failed(self.question, exc)
             return True
         self.done = True
-        self.pool._try_ended(self, outcome, texts)
+        self.pool._try_ended(self, read)
         return True
 
     def ended(
-        self, outcome: Outcome, texts: tuple[str, ...] = (), retry_as: Outcome | None = None
+        self,
+        outcome: Outcome,
+        records: tuple[str, ...] = (),
+        retry_as: Outcome | None = None,
+        canonical: str | None = None,
     ) -> None:
         if not self.done:
             self.done = True
-            self.pool._try_ended(self, outcome, texts, retry_as)
+            self.pool._try_ended(self, Reply(outcome, records, canonical), retry_as)
 
     def expired(self) -> None:
         """The deadline passed: a timeout, or `error` if only unreadable replies came."""
@@ -156,14 +151,15 @@ class _Try:
 
 
 class ResolverPool:
-    """Asks TXT questions of the nameservers. Use as `async with ResolverPool(s) as p`.
+    """Asks TXT, A and MX questions of the nameservers. Use as `async with ResolverPool(s) as p`.
 
     `transport` is the factory of the I/O seam (default: the one `settings.client` names);
     `rng` draws the backoff jitter (a seeded one makes a test's retry times exact).
 
     `stats` counts the final outcome of each question actually asked (a question joined by
-    identical in-flight callers counts once; its retries do not count again); `try_stats`
-    counts the outcome of every try, retried ones included.
+    identical in-flight callers counts once; its retries do not count again), `type_stats`
+    the same questions by type; `try_stats` counts the outcome of every try, retried ones
+    included.
 
     The pool is driven by callbacks, not tasks: each reply ends its try in a callback, the
     `concurrency` slots are a counter with a FIFO queue of questions waiting for one, and a
@@ -181,12 +177,14 @@ class ResolverPool:
         self.settings = settings or ResolverSettings()
         self.stats: Counter[Outcome] = Counter()
         self.try_stats: Counter[Outcome] = Counter()
+        self.type_stats: Counter[str] = Counter()
+        self.checking_disabled = 0  # questions asked with CD
         self.servers: tuple[Server, ...] = tuple(
             server_address(ns) for ns in (self.settings.nameservers or system_nameservers())
         )
         self._factory = transport or default_transport(self.settings)
         self._rng = rng or random.Random()
-        self._inflight: dict[str, _Question] = {}
+        self._inflight: dict[_Key, _Question] = {}
         self._queue: deque[_Question] = deque()  # waiting for one of the slots
         self._active = 0  # slots taken: tries being paced or in flight
         self._pumping = False
@@ -210,6 +208,13 @@ class ResolverPool:
     def transport(self) -> DnsTransport | None:
         return self._transport
 
+    @property
+    def dnssec(self) -> bool:
+        """Whether the client puts `QueryFlags` on the wire and reads the AD bit back (our
+        own does; c-ares through pycares cannot). Opens the pool: ask it on the loop."""
+        self._open()
+        return bool(self._transport and self._transport.dnssec)
+
     def counts(self) -> PoolCounts:
         transport = self._transport
         return PoolCounts(
@@ -218,19 +223,34 @@ class ResolverPool:
             transport.tcp_queries if transport else 0,
             transport.stray if transport else 0,
             transport.malformed if transport else 0,
+            Counter(self.type_stats),
+            self.checking_disabled,
         )
 
-    def txt(self, name: str) -> "asyncio.Future[TxtAnswer]":
+    def txt(self, name: str, flags: QueryFlags = QueryFlags.NONE) -> "asyncio.Future[TxtAnswer]":
         """The TXT records at `name`, or the outcome saying why there are none: await it.
 
         Each call gets a future of its own, so cancelling it gives up only that caller's
         wait; an identical question already in flight is asked once for all its callers.
+        `flags` ask a validating resolver for the AD bit (`QueryFlags.DNSSEC`) or for data
+        it could not validate (`QueryFlags.CHECKING_DISABLED`).
         """
+        return self._lookup((name, wire.TYPE_TXT, flags))
+
+    def address(self, name: str) -> "asyncio.Future[AddressAnswer]":
+        """The A records at `name` (as `txt` does for TXT)."""
+        return self._lookup((name, wire.TYPE_A, QueryFlags.NONE))
+
+    def mx(self, name: str) -> "asyncio.Future[MxAnswer]":
+        """The MX records at `name` (as `txt` does for TXT)."""
+        return self._lookup((name, wire.TYPE_MX, QueryFlags.NONE))
+
+    def _lookup(self, key: _Key) -> "asyncio.Future[Any]":
         loop = self._open()
-        waiter: asyncio.Future[TxtAnswer] = loop.create_future()
-        question = self._inflight.get(name)
+        waiter: asyncio.Future[Any] = loop.create_future()
+        question = self._inflight.get(key)
         if question is None:
-            question = self._inflight[name] = _Question(name)
+            question = self._inflight[key] = _Question(key)
             question.waiters.append(waiter)
             self._ask(question)
         else:
@@ -304,10 +324,10 @@ class ResolverPool:
             return
         if not question.wire:
             try:
-                question.wire = wire.question(question.name)
-                question.tail = wire.query_tail(question.wire)
+                question.wire = wire.question(question.name, question.qtype)
+                question.tail = wire.query_tail(question.wire, True, question.flags)
             except wire.BadName:
-                self._try_ended(_Try(self, question, 0.0), Outcome.ERROR, ())
+                self._try_ended(_Try(self, question, 0.0), Reply(Outcome.ERROR))
                 return
         servers = len(self.servers)
         if question.server < 0:
@@ -321,16 +341,11 @@ class ResolverPool:
             self._sweeper = self._loop.call_at(attempt.deadline, self._sweep)
         self._transport.send(attempt)
 
-    def _try_ended(
-        self,
-        attempt: _Try,
-        outcome: Outcome,
-        texts: tuple[str, ...],
-        retry_as: Outcome | None = None,
-    ) -> None:
+    def _try_ended(self, attempt: _Try, reply: Reply, retry_as: Outcome | None = None) -> None:
         if self._closed:
             return
         question = attempt.question
+        outcome = reply.outcome
         self._active -= 1
         self.try_stats[outcome] += 1
         # REFUSED is the nameserver's refusal (an ACL, say), not the domain's answer: with
@@ -340,7 +355,7 @@ class ResolverPool:
         if retryable and question.tries < self.settings.tries:
             self._retry(question)
         else:
-            self._finish(question, outcome, texts)
+            self._finish(question, reply)
         self._pump()
 
     def _retry(self, question: _Question) -> None:
@@ -350,10 +365,16 @@ class ResolverPool:
         else:
             self._queue.append(question)
 
-    def _finish(self, question: _Question, outcome: Outcome, texts: tuple[str, ...]) -> None:
-        del self._inflight[question.name]
-        self.stats[outcome] += 1
-        answer = TxtAnswer(name=question.name, outcome=outcome, texts=texts, tries=question.tries)
+    def _finish(self, question: _Question, reply: Reply) -> None:
+        del self._inflight[question.key]
+        self.stats[reply.outcome] += 1
+        self.type_stats[wire.TYPE_NAMES[question.qtype]] += 1
+        # (`flags and`: an IntFlag `&` costs a microsecond; most questions have no flags)
+        if question.flags and question.flags & QueryFlags.CHECKING_DISABLED:
+            self.checking_disabled += 1
+        outcome, records, canonical, authenticated = reply
+        kind = _KINDS[question.qtype]
+        answer = kind(question.name, outcome, records, question.tries, canonical, authenticated)
         for waiter in question.waiters:
             if not waiter.done():  # a caller that gave up has cancelled its own future
                 waiter.set_result(answer)
@@ -362,7 +383,7 @@ class ResolverPool:
         if self._closed:
             return
         self._active -= 1
-        self._inflight.pop(question.name, None)
+        self._inflight.pop(question.key, None)
         for waiter in question.waiters:
             if not waiter.done():
                 waiter.set_exception(exc)

@@ -27,7 +27,8 @@ What the transport decides, and nothing more (the pool keeps deadlines, retries,
   It makes the transport ask the same question without EDNS beside the EDNS query, once per
   try, and the first reply that echoes the question wins. An old server thus still answers
   at once, and a forged bare FORMERR cannot switch EDNS off: the real EDNS reply is still
-  taken when it comes.
+  taken when it comes. A query without EDNS keeps the try's AD or CD bit; DO, which lives
+  in the OPT record, goes with it (RFC 3225 §3).
 - ICMP port unreachable (ECONNREFUSED on a connected socket) cannot be tied to one query:
   every query pending on that socket ends with `error` (nothing listens there).
 - A send the socket buffer cannot take now waits, in order, until the socket is writable.
@@ -121,7 +122,7 @@ class _UdpSocket:
         if attempt.edns and not plain:
             message = qid.to_bytes(2, "big") + attempt.tail
         else:
-            message = wire.query(qid, attempt.question_wire, edns=False)
+            message = wire.query(qid, attempt.question_wire, False, attempt.flags)
         if self._backlog:
             self._backlog.append((attempt, message))
             return
@@ -245,6 +246,7 @@ class Transport:
         self.stray = 0  # datagrams that answered no pending query of ours
         self.malformed = 0  # replies that echoed a question but could not be read
         self.tcp_queries = 0
+        self.dnssec = True  # QueryFlags go on the wire, the AD bit is read (wire.read_answer)
         self.opened = 0  # UDP sockets opened so far, replacements included
         self._receive_buffer = receive_buffer
         self._rotate = (rotate_queries, rotate_seconds)
@@ -323,7 +325,7 @@ class Transport:
     async def _tcp(self, attempt: Attempt, server: Server) -> None:
         family, host, port = server
         qid = self.ids.draw()
-        message = wire.query(qid, attempt.question_wire, attempt.edns)
+        message = wire.query(qid, attempt.question_wire, attempt.edns, attempt.flags)
         self.tcp_queries += 1
         writer = None
         try:

@@ -134,7 +134,7 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _check_lang(lang: str) -> Lang:
+def check_lang(lang: str) -> Lang:
     if lang not in charts.LANGS:
         raise InputError(f"language {lang!r}: choose from {', '.join(charts.LANGS)}")
     return lang
@@ -267,7 +267,7 @@ def write_report(
     the input has ranks, else volume). `naming`: how to name report hosts for the `other`
     destinations tables (default: the project's vendor table and public suffix list). `pptx`:
     also the slide deck `report.pptx`, its footers naming `source` (default: the scan)."""
-    language, chosen = _check_lang(lang), _check_formats(formats)
+    language, chosen = check_lang(lang), _check_formats(formats)
     snapshot = open_for_report(snapshot_folder, allow_incomplete)
     options = Options(top, top_by, naming or default_naming())
     tallied = tally_snapshot(snapshot, options)
@@ -374,7 +374,7 @@ def write_trend(
     """Write the trend over every complete snapshot under `snapshots_folder` into `out_dir`;
     returns the path of its report.md. Skipped snapshots are noted on stderr and in report.md.
     `pptx`: also the slide deck `report.pptx`, its footers naming `source`."""
-    language, chosen = _check_lang(lang), _check_formats(formats)
+    language, chosen = check_lang(lang), _check_formats(formats)
     result: Trend = trend(snapshots_folder)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

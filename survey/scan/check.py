@@ -79,7 +79,17 @@ def render_text(result: dict[str, Any]) -> str:
     if result["spf_all"]:
         lines.append(f"    all: {result['spf_all']}")
     lines += _problems(result, "spf", SPF_CODES)
+    lines.append(f"  DNSSEC {_DNSSEC.get(result.get('dnssec'), result.get('dnssec'))}")
     return "\n".join(lines)
+
+
+_DNSSEC = {
+    None: "not measured (this DNS client cannot read the AD bit)",
+    "secure": "secure (the resolver validated the answer: AD set)",
+    "insecure": "insecure (answered without the AD bit: not signed, or not validated)",
+    "bogus": "bogus (SERVFAIL; the data is there with CD set: its validation fails)",
+    "error": "error (unresolved)",
+}
 
 
 def _shown(value: object) -> str:

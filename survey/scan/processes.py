@@ -54,6 +54,12 @@ class ProcessRunner:
         self.setup = replace(setup, settings=share(setup.settings, workers))
         self.workers = workers
 
+    def check(self) -> None:
+        pass  # spawning is checked by starting the workers
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "processes", "workers": self.workers}
+
     async def run(self, chunks: Chunks, on_chunk: OnChunk, stop: asyncio.Event) -> RunnerOutcome:
         """`on_chunk(domains, types)` is called in the parent as each part is written."""
         context = mp.get_context("spawn")  # not fork: the parent runs an event loop and threads

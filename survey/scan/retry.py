@@ -127,7 +127,8 @@ class _PartRetry:
 
     async def retry(self, index: int) -> None:
         path = self.writer.folder / PARTS_DIR / part_name(index)
-        table = pq.read_table(path).select(SCHEMA.names).cast(SCHEMA)
+        # A part written before a column was appended reads it as nulls (not measured then).
+        table = pq.read_table(path, schema=SCHEMA)
         mask = unresolved_rows(table)
         asked = table.filter(mask)
         if asked.num_rows == 0:

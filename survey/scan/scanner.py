@@ -1,9 +1,11 @@
 """One domain's questions and verdict, a chunk of them, and the chunk written as its part.
 
-The questions per domain: TXT `_dmarc.<d>` and TXT `<d>` at once; `_dmarc.<org>` when RFC 7489
-§6.6.3 falls back to the organizational domain (once per run per organization); the §7.1
-authorization names of external report destinations. Which are needed is decided by the
-verdict package (`needs_org_lookup`, `authorization_names`); this module only asks them.
+The questions per domain: TXT `_dmarc.<d>` and TXT `<d>` at once, the latter with DO and AD
+(its AD bit is the `dnssec` column); `<d>` again with CD when it ended SERVFAIL (bogus or
+not); `_dmarc.<org>` when RFC 7489 §6.6.3 falls back to the organizational domain (once per
+run per organization); the §7.1 authorization names of external report destinations. Which
+are needed is decided by the verdict package (`needs_unchecked`, `needs_org_lookup`,
+`authorization_names`); this module only asks them.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import pyarrow as pa
 
 from survey.dns.outcome import TxtAnswer
 from survey.dns.pool import ResolverPool
+from survey.dns.wire import QueryFlags
 from survey.input.stream import InputDomain
 from survey.scan.jobs import write_part_whole
+from survey.schema.values import Dnssec
 from survey.store.snapshot import SCHEMA, SnapshotWriter, rows_to_table
 from survey.verdict import psl
 from survey.verdict.authorization import OrgOf, authorization_names
 from survey.verdict.classify import classify
+from survey.verdict.dnssec import dnssec_state, needs_unchecked
 from survey.verdict.policy import DomainLookups, discover_policy, needs_org_lookup
 from survey.verdict.row import VERDICT_FIELDS, Verdict
 from survey.verdict.vendors import VendorTable
@@ -55,8 +60,10 @@ class DomainScanner:
         org = self._org_of(domain)
         pool = self._pool
         # Both questions are in flight before the first await (txt() returns a future).
-        dmarc_future, spf_future = pool.txt(f"_dmarc.{domain}"), pool.txt(domain)
+        dmarc_future = pool.txt(f"_dmarc.{domain}")
+        spf_future = pool.txt(domain, QueryFlags.DNSSEC)
         dmarc, spf = await dmarc_future, await spf_future
+        dnssec = await self._dnssec(domain, spf)
         org_answer = None
         if needs_org_lookup(domain, org, dmarc):
             org_answer = await self._org_dmarc(org)
@@ -70,7 +77,19 @@ class DomainScanner:
                 futures = [pool.txt(name) for name in names]
                 answers = {name: await future for name, future in zip(names, futures, strict=True)}
                 lookups = DomainLookups(domain, org, dmarc, spf, org_answer, answers)
-        return classify(lookups, self._org_of, self._vendors, item.rank, item.weight, policy)
+        return classify(
+            lookups, self._org_of, self._vendors, item.rank, item.weight, policy, dnssec
+        )
+
+    async def _dnssec(self, domain: str, answer: TxtAnswer) -> Dnssec | None:
+        """The `dnssec` column; None when the client cannot read the AD bit (c-ares). The CD
+        answer only tells bogus from a failure: it is never the domain's SPF answer."""
+        if not self._pool.dnssec:
+            return None
+        unchecked = None
+        if needs_unchecked(answer):
+            unchecked = await self._pool.txt(domain, QueryFlags.CHECKING_DISABLED)
+        return dnssec_state(answer, unchecked)
 
     async def _org_dmarc(self, org: str) -> TxtAnswer:
         """`_dmarc.<org>` is shared by every subdomain of an organization: ask it once a run."""

@@ -66,7 +66,15 @@ def finish_manifest(
     return manifest
 
 
-_TALLIED = ("dmarc_lookup", "spf_lookup", "dmarc_org_lookup", "dmarc_status", "spf_status", "type")
+_TALLIED = (
+    "dmarc_lookup",
+    "spf_lookup",
+    "dmarc_org_lookup",
+    "dmarc_status",
+    "spf_status",
+    "type",
+    "dnssec",
+)
 
 
 def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
@@ -93,6 +101,7 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         "dmarc_status": dict(counts["dmarc_status"]),
         "spf_status": dict(counts["spf_status"]),
         "types": types,
+        "dnssec": dict(counts["dnssec"]),
         "unresolved": types.get("null", 0),
         "report_auth_unresolved": auth_unresolved,
     }
