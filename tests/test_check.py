@@ -31,11 +31,16 @@ def test_check_shows_records_verdicts_and_problems(lab) -> None:
     results = check_domains([monitor.upper() + ".", several], settings)
     assert [r["domain"] for r in results] == [monitor, several]  # normalised
     text = render_text(results[0])
-    assert "DMARC invalid" in text and "p=monitor" in text
-    assert "error: p_invalid — p is not none, quarantine or reject" in text
+    assert "DMARC (RFC 7489) invalid" in text and "p=monitor" in text
+    assert "error: p_invalid — p is not none, quarantine or reject (e.g. monitor" in text
+    assert "DMARC (RFC 9989) invalid (policy domain" in text
+    assert "error: p_invalid — p is not none, quarantine or reject: p=none with a" in text
     both = render_text(results[1])
     assert both.count("    record: v=DMARC1") == 2  # each text on its own line
     assert "error: multiple_records" in both and "a receiver applies: -" in both
+    rfc9989 = both.split("DMARC (RFC 9989) ")[1]
+    assert rfc9989.startswith("invalid (policy domain -, organizational domain")
+    assert "error: multiple_records — several DMARC records at the domain's own" in rfc9989
 
 
 def test_check_refuses_what_is_not_a_domain(lab) -> None:

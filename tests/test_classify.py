@@ -146,6 +146,39 @@ def test_discarded_text_without_org_record_is_invalid() -> None:
     assert (v.dmarc_status, v.dmarc_errors) == ("invalid", ("spf_at_dmarc",))
 
 
+@pytest.mark.parametrize(
+    ("org", "errors"),
+    [
+        (("v=dmarc1; p=reject",), ("v_invalid",)),
+        (("v=spf1 -all",), ("spf_at_dmarc",)),
+        (("p=none; v=DMARC1",), ("v_not_first",)),
+        ((" v=DMARC1; p=reject",), ("leading_whitespace",)),
+        (("token=1", "v=spf1 -all"), ("not_dmarc", "spf_at_dmarc")),
+        (("v=DMARC1; p=monitor",), ("p_invalid",)),  # the same verdict for a DMARC error
+    ],
+)
+def test_organizational_mistake_is_invalid_for_the_subdomain(org, errors) -> None:
+    """Only non-DMARC text at the organizational domain's _dmarc is the organization's mistake,
+    reached by §6.6.3: invalid, as it is for the organization itself; no policy applies."""
+    sub = verdict(domain="a.example.com", dmarc=NX, org=org)
+    itself = verdict(domain="example.com", dmarc=org)
+    assert (sub.dmarc_status, sub.dmarc_source, sub.dmarc_errors) == (
+        "invalid",
+        "organizational",
+        errors,
+    )
+    assert (itself.dmarc_status, itself.dmarc_errors) == ("invalid", errors)
+    assert sub.dmarc_effective_p is None and sub.type == "B"
+    assert sub.dmarc_record == "\n".join(org) and sub.dmarc_record_count == len(org)
+    assert sub.dmarc_org_lookup == "ok" and sub.dmarc_warnings == ()
+
+
+def test_own_and_organizational_non_dmarc_text() -> None:
+    v = verdict(domain="a.example.com", dmarc=("token=1",), org=("v=spf1 -all",))
+    assert (v.dmarc_status, v.dmarc_source) == ("invalid", "organizational")
+    assert (v.dmarc_errors, v.dmarc_warnings) == (("spf_at_dmarc",), ("discarded_text",))
+
+
 def test_failed_org_lookup_is_unresolved() -> None:
     v = verdict(domain="a.example.com", dmarc=NX, org=Outcome.TIMEOUT)
     assert v.dmarc_status == "error" and v.type is None

@@ -45,6 +45,8 @@ VALID = [
     ("v=DMARC1; p=none; ri=4294967295", NO, NO),
     ("v=DMARC1; p=none; ri=000004294967295", NO, NO),
     (f"v=DMARC1; p=none; rua={ADDR}!10M , mailto:b@example.net!5,mailto:c@example.org!1t", NO, NO),
+    (f"v=DMARC1; p=none; rua={ADDR}!18446744073709551615k", NO, NO),  # the largest that fits
+    (f"v=DMARC1; p=none; rua={ADDR}!00000000000000000000000018446744073709551615", NO, NO),
     ("v=DMARC1; p=none; rua=mailto:a@example.com?subject=DMARC%20report", NO, NO),
     ("v=DMARC1; p=none; rua=mailto:%22john%20doe%22@example.com", NO, NO),
     ("v=DMARC1; p=none; rua=MAILTO:a@example.com", NO, NO),
@@ -88,6 +90,8 @@ MISTAKES = [
     ("v=DMARC1; p=none; ri=1h", {"ri_invalid"}, NO),
     ("v=DMARC1; p=none; ri=4294967296", {"ri_invalid"}, NO),
     ("v=DMARC1; p=none; ri=" + "9" * 5000, {"ri_invalid"}, NO),
+    ("v=DMARC1; p=none; ri=", {"ri_invalid"}, NO),  # §6.4 ri: 1*DIGIT
+    ("v=DMARC1; p=none; ri= ", {"ri_invalid"}, NO),
     ("v=DMARC1; p=none; rua=dmarc@example.com", {"rua_invalid"}, NO),  # no mailto:
     ("v=DMARC1; p=none; rua=mailto:example.com", {"rua_invalid"}, NO),
     ("v=DMARC1; p=none; rua=mailto:a@", {"rua_invalid"}, NO),
@@ -97,6 +101,10 @@ MISTAKES = [
     ("v=DMARC1; p=none; rua=mailto:a@example.com!10x", {"rua_invalid"}, NO),
     ("v=DMARC1; p=none; rua=mailto:a@example.com!", {"rua_invalid"}, NO),
     ("v=DMARC1; p=none; rua=mailto:a@example.com!10m!5", {"rua_invalid"}, NO),
+    # §6.4: the numeric portion of a size MUST fit an unsigned 64-bit integer
+    ("v=DMARC1; p=none; rua=mailto:a@example.com!18446744073709551616", {"rua_invalid"}, NO),
+    ("v=DMARC1; p=none; ruf=mailto:a@example.com!99999999999999999999m", {"ruf_invalid"}, NO),
+    ("v=DMARC1; p=none; rua=mailto:a@example.com!" + "9" * 5000, {"rua_invalid"}, NO),
     ("v=DMARC1; p=none; rua=mailto:a@example.com,", {"rua_invalid"}, NO),
     ("v=DMARC1; p=none; rua=", {"rua_invalid"}, NO),
     (f"v=DMARC1; p=none; rua={ADDR} {ADDR}", {"rua_invalid"}, NO),  # space, not comma
@@ -133,6 +141,12 @@ DISCARDED = [
     ("v=DMARC1, p=none", "v_invalid"),
     ("v=DMARC1\udcff; p=none", "v_invalid"),
     ("v=; p=none", "v_invalid"),
+    # §6.4: the record starts with "v"; §6.6.3: texts not starting with "v=" are discarded
+    (" v=DMARC1; p=reject", "leading_whitespace"),
+    ("\tv=DMARC1; p=none", "leading_whitespace"),
+    ("\r\nv=DMARC1; p=none", "leading_whitespace"),
+    ("  v=spf1 -all", "spf_at_dmarc"),
+    (" v=dmarc1; p=none", "v_invalid"),
 ]
 
 CLASSIFY_ONLY = {"rua_unauthorized", "ruf_unauthorized", "report_auth_unresolved"}

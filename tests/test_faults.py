@@ -87,6 +87,10 @@ def check_row(
     columns: tuple[str, ...] = COMPARED,
 ) -> None:
     """One domain under faults: right when answered, unresolved (explained) when not."""
+    rfc9989 = tuple(c for c in columns if c.startswith("dmarc9989_"))
+    columns = tuple(c for c in columns if c not in rfc9989)
+    if rfc9989:
+        check_rfc9989(got, want, rfc9989)
     warnings = set(got["dmarc_warnings"] or ())
     if got["type"] is None:
         outcomes = failed_outcomes(got)
@@ -99,6 +103,18 @@ def check_row(
         wanted = set(want["dmarc_warnings"] or ())
         assert warnings - {REPORT_AUTH_UNRESOLVED} <= wanted
         assert wanted - warnings <= UNAUTHORIZED
+    else:
+        assert differing(got, want, columns) == {}, got["domain"]
+
+
+def check_rfc9989(
+    got: dict[str, object], want: dict[str, object], columns: tuple[str, ...]
+) -> None:
+    """The RFC 9989 verdict rests on the tree walk's questions too, which the RFC 7489 one does
+    not ask: a failed one makes it `error` (claiming no policy) whatever the type says; an
+    answered walk gives the truth."""
+    if got["dmarc9989_status"] == "error":
+        assert got["dmarc9989_effective_p"] is None and got["dmarc9989_policy_domain"] is None
     else:
         assert differing(got, want, columns) == {}, got["domain"]
 

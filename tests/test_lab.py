@@ -3,6 +3,8 @@ the zone file, the dnslib server and Knot DNS answering over real loopback socke
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +34,9 @@ SPEC_COLUMNS = [
     "domain", "org_domain", "dmarc_status", "dmarc_source", "dmarc_p", "dmarc_sp",
     "dmarc_effective_p", "dmarc_pct", "dmarc_errors", "dmarc_warnings", "spf_status", "spf_all",
     "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors", "dnssec",
+    "dmarc9989_status", "dmarc9989_policy_domain", "dmarc9989_org_domain",
+    "dmarc9989_effective_p", "dmarc9989_np", "dmarc9989_psd", "dmarc9989_t",
+    "dmarc9989_errors", "dmarc9989_warnings",
 ]
 # fmt: on
 
@@ -68,6 +73,22 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
     assert _files(first) == _files(second)
     assert pq.read_table(first.expected_parquet).equals(pq.read_table(second.expected_parquet))
     assert _files(first)["root_zone"] != _files(other)["root_zone"]
+
+
+def test_generation_does_not_depend_on_the_process(tmp_path: Path) -> None:
+    """The same seed gives the same lab in another process (string hashing is randomised per
+    process: nothing may depend on the order of a set)."""
+    generate_lab(600, tmp_path / "here", seed=9)
+    there = tmp_path / "there"
+    code = (
+        f"from survey.lab.generate import generate_lab; generate_lab(600, {str(there)!r}, seed=9)"
+    )
+    names = ("root.zone", "domains.csv", "lab.json", "expected.parquet", "cases.parquet")
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        for name in names:
+            assert (there / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
 
 
 def test_next_epoch_keeps_domains_and_changes_some(tmp_path: Path) -> None:
@@ -122,6 +143,11 @@ def test_expected_has_the_snapshot_columns(lab: LabPaths) -> None:
         ("pct_150", "invalid", ["pct_invalid"]),
         ("rua_not_mailto", "invalid", ["rua_invalid"]),
         ("sp_invalid", "invalid", ["sp_invalid"]),
+        ("np", "valid", []),  # np, psd, t: unknown tags to RFC 7489
+        ("psd_n", "valid", []),
+        ("t_test", "valid", []),
+        ("no_p", "invalid", ["p_missing"]),
+        ("leading_space", "invalid", ["leading_whitespace"]),
     ],
 )
 def test_dmarc_truth_of_organizational_domains(
@@ -141,6 +167,12 @@ def test_dmarc_truth_of_organizational_domains(
         ("no_org_record", "absent", None, None),
         ("token_inherits", "valid", "organizational", "discarded_text"),
         ("token_no_org_record", "invalid", "domain", None),
+        ("inherit_not_dmarc", "invalid", "organizational", None),  # issue 12
+        ("inherit_multiple", "invalid", "organizational", None),
+        ("own_multiple", "invalid", "domain", None),
+        ("nonexistent", "valid", "organizational", "unknown_tag"),  # the parent's np
+        ("mid_psd_n", "valid", "organizational", None),  # names in between: not asked
+        ("deep_stop", "valid", "organizational", None),
     ],
 )
 def test_subdomain_truth(
@@ -152,6 +184,91 @@ def test_subdomain_truth(
     assert all(warning in w for w in rows.dmarc_warnings) if warning else True
     if sub_case == "inherit_sp":  # sp applies to a record found at the organizational domain
         assert (rows.dmarc_effective_p == rows.dmarc_sp).all()
+
+
+def _orgs(truth: pd.DataFrame, case: str) -> pd.DataFrame:
+    """Organizational domains of a DMARC case, outside co.jp (whose PSD record applies)."""
+    outside = ~truth.domain.str.endswith(".co.jp")
+    return truth[(truth.dmarc_case == case) & truth.sub_case.isna() & outside]
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "errors", "warning"),
+    [
+        ("absent", "absent", [], None),
+        ("valid_none", "valid", [], None),
+        ("v_only", "valid", [], "p_missing"),  # RFC 9989 §4.7: p is RECOMMENDED
+        ("no_p", "valid", [], "p_missing"),
+        ("p_colon", "invalid", ["tag_syntax"], "p_missing"),
+        ("p_after_rua", "valid", [], None),  # only v must come first
+        ("pct_150", "valid", [], "removed_tag"),
+        ("pct_below_100", "valid", [], "removed_tag"),
+        ("unknown_tag", "valid", [], "unknown_tag"),
+        ("np", "valid", [], None),
+        ("psd_n", "valid", [], None),
+        ("t_test", "valid", [], None),
+        ("p_monitor", "invalid", ["p_invalid"], None),
+        ("sp_invalid", "invalid", ["sp_invalid"], None),
+        ("multiple_records", "invalid", ["multiple_records"], None),
+        ("token_only", "invalid", ["not_dmarc"], None),
+        ("leading_space", "invalid", ["leading_whitespace"], None),
+        ("discarded_token", "valid", [], "discarded_text"),
+    ],
+)
+def test_rfc9989_truth_of_organizational_domains(
+    truth: pd.DataFrame, case: str, status: str, errors: list[str], warning: str | None
+) -> None:
+    rows = _orgs(truth, case)
+    assert len(rows) and set(rows.dmarc9989_status) == {status}
+    assert {tuple(e) for e in rows.dmarc9989_errors} == {tuple(errors)}
+    assert all(warning in w for w in rows.dmarc9989_warnings) if warning else True
+    applies = rows[rows.dmarc9989_status != "absent"]
+    assert (applies.dmarc9989_org_domain == applies.domain).all()
+
+
+def test_rfc9989_test_mode_applies_one_level_below(truth: pd.DataFrame) -> None:
+    rows = _orgs(truth, "t_test")
+    below = {"reject": "quarantine", "quarantine": "none"}
+    assert (rows.dmarc9989_effective_p == rows.dmarc_p.map(below)).all()
+    assert set(rows.dmarc9989_t) == {"y"} and (rows.dmarc_effective_p == rows.dmarc_p).all()
+
+
+def test_the_psd_record_applies_under_co_jp(truth: pd.DataFrame) -> None:
+    rows = truth[
+        truth.domain.str.endswith(".co.jp") & truth.sub_case.isna() & (truth.dmarc_case == "absent")
+    ]
+    assert len(rows) > 10 and set(rows.dmarc_status) == {"absent"}
+    assert set(rows.dmarc9989_policy_domain) == {"co.jp"} and set(rows.dmarc9989_psd) == {"y"}
+    assert (rows.dmarc9989_org_domain == rows.domain).all()
+    # sp=none for the names that exist, np=reject for those that do not (no record at all)
+    assert set(rows.dmarc9989_effective_p) == {"none", "reject"}
+    gone = rows[rows.dmarc9989_effective_p == "reject"]
+    assert set(gone.spf_status) == {"absent"}
+
+
+def test_rfc9989_truth_of_the_sub_cases(truth: pd.DataFrame) -> None:
+    def rows(case: str) -> pd.DataFrame:
+        found = truth[truth.sub_case == case]
+        assert len(found) >= MIN_PER_CASE, case
+        return found
+
+    gone = rows("nonexistent")  # np of the parent's record applies
+    assert gone.dmarc9989_np.notna().all()
+    assert (gone.dmarc9989_effective_p == gone.dmarc9989_np).all()
+    deep = rows("deep_skip")  # 9+ labels: the 8-label name and its psd=n record are skipped
+    assert (deep.domain.str.count(r"\.") >= 8).all()
+    assert not (deep.dmarc9989_org_domain.str.count(r"\.") == 7).any()
+    stop = rows("deep_stop")  # psd=n at the 7-label name, the walk's second question
+    assert (stop.dmarc9989_org_domain.str.count(r"\.") == 6).all()
+    assert (stop.dmarc9989_policy_domain == stop.dmarc9989_org_domain).all()
+    dept = rows("mid_psd_n")
+    assert (dept.dmarc9989_org_domain == "dept." + dept.org_domain).all()
+    assert set(dept.dmarc9989_effective_p) == {"reject"}  # its sp
+    for case in ("mid_multiple", "own_multiple", "inherit_multiple"):
+        assert all("walk_discarded" in w for w in rows(case).dmarc9989_warnings), case
+    mid = rows("mid_record")  # the organization's record if it has one, else the one between
+    assert set(mid.dmarc9989_org_domain) <= {*mid.org_domain, *("corp." + mid.org_domain)}
+    assert (mid.dmarc9989_org_domain == mid.dmarc9989_policy_domain).all()
 
 
 def test_unauthorized_third_parties_warn(truth: pd.DataFrame) -> None:
@@ -172,6 +289,9 @@ def test_zone_loads_with_every_domain(lab: LabPaths, truth: pd.DataFrame) -> Non
     assert all(QTYPE.TXT in zone.records[f"{d}."] for d in with_spf)
     with_text = truth[truth.dmarc_case != "absent"].domain
     assert all(f"_dmarc.{d}." in zone.names for d in with_text)
+    assert QTYPE.TXT in zone.records["_dmarc.co.jp."]
+    gone = truth[truth.sub_case == "nonexistent"].domain
+    assert len(gone) and not any(f"{d}." in zone.names for d in gone)
 
 
 @pytest.fixture(scope="module", params=["dnslib", pytest.param("knot", marks=pytest.mark.knot)])

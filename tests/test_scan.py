@@ -119,6 +119,37 @@ def test_every_closed_column_holds_only_schema_values(lab_scan) -> None:
         assert table.column(name).null_count < table.num_rows
 
 
+def test_the_rfc9989_cases_are_scanned(lab_scan) -> None:
+    """The walk met what the lab holds for it (and the verdicts equal the truth, above): the
+    PSD record at _dmarc.co.jp, psd=n, records at names in between, names of 9 and more labels,
+    several records at one step, np for names that do not exist, t=y, records without p."""
+    _, snapshot = lab_scan
+    frame = snapshot.to_pandas()
+    assert (frame.dmarc9989_policy_domain == "co.jp").sum() > 50
+    assert {"y", "n"} <= set(frame.dmarc9989_psd.dropna()) and "y" in set(frame.dmarc9989_t)
+    moved = frame[frame.dmarc9989_org_domain.notna()]
+    assert (moved.dmarc9989_org_domain != moved.org_domain).sum() > 50
+    assert (frame.domain.str.count(r"\.") >= 8).sum() >= 10
+    warnings = {w for ws in frame.dmarc9989_warnings for w in ws}
+    assert {"walk_discarded", "p_missing", "removed_tag", "obsolete_size"} <= warnings
+    gone = frame[(frame.spf_lookup == "nxdomain") & frame.dmarc9989_np.notna()]
+    assert (gone.dmarc9989_effective_p == gone.dmarc9989_np).all() and len(gone) > 10
+    assert set(frame.dmarc9989_status) == {"valid", "invalid", "absent"}
+
+
+def test_each_shared_name_is_asked_once(knot_lab, lab_scan) -> None:
+    """One process, a cache far from full: the walk asked each name above a domain at most
+    once, and most of its steps were answered from the names already asked."""
+    summary, snapshot = lab_scan
+    walk = summary.manifest["runs"][-1]["tree_walk"]
+    domains = snapshot.to_pandas(["domain"]).domain
+    above = {".".join(d.split(".")[-n:]) for d in domains for n in range(1, d.count(".") + 1)}
+    asked = sum(walk["questions"].values())
+    assert set(walk["questions"]) <= {"ok", "nxdomain", "nodata"}
+    assert asked <= len(above) and walk["from_shared_answers"] == walk["steps"] - asked
+    assert walk["steps"] >= len(domains) and asked < walk["steps"] / 5
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import pytest
 
 from survey.lab.compare import COMPARED, LOOKUPS
 from survey.report.tally import REPORT_COLUMNS, TREND_COLUMNS
-from survey.schema.codes import DkimCode, DmarcCode, ProblemCode, SpfCode
+from survey.schema.codes import DkimCode, Dmarc9989Code, DmarcCode, ProblemCode, SpfCode
 from survey.schema.columns import (
     ARROW_SCHEMA,
     COLUMNS,
@@ -48,14 +48,14 @@ def test_the_readme_schema_table_is_the_column_table() -> None:
     assert markdown_table() in README
 
 
-@pytest.mark.parametrize("code", [*DmarcCode, *SpfCode, *DkimCode], ids=str)
+@pytest.mark.parametrize("code", [*DmarcCode, *Dmarc9989Code, *SpfCode, *DkimCode], ids=str)
 def test_every_code_has_a_kind_a_meaning_and_a_readme_row(code: ProblemCode) -> None:
     assert code.kind in ProblemKind and code.meaning
     assert f"| `{code}` | {code.kind} | {code.meaning} |" in README
 
 
 def test_codes_are_snake_case_and_lookups_by_value_work() -> None:
-    for code in (*DmarcCode, *SpfCode, *DkimCode):
+    for code in (*DmarcCode, *Dmarc9989Code, *SpfCode, *DkimCode):
         assert re.fullmatch(r"[a-z][a-z0-9_]*", code)
         assert type(code)(str(code)) is code
     with pytest.raises(ValueError):
@@ -80,6 +80,8 @@ def test_values_outside_the_schema_are_found_in_plain_and_list_columns() -> None
     assert values_outside_schema(clean.drop_columns(["dmarc_errors"])) == {}
 
 
-@pytest.mark.parametrize("codes", [DmarcCode, SpfCode, DkimCode], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "codes", [DmarcCode, Dmarc9989Code, SpfCode, DkimCode], ids=lambda c: c.__name__
+)
 def test_the_readme_code_tables_are_the_code_definitions(codes: type[ProblemCode]) -> None:
     assert codes.markdown() in README

@@ -35,6 +35,15 @@ COMPARED = (
     "rua_vendors",
     "ruf_vendors",
     "dnssec",
+    "dmarc9989_status",
+    "dmarc9989_policy_domain",
+    "dmarc9989_org_domain",
+    "dmarc9989_effective_p",
+    "dmarc9989_np",
+    "dmarc9989_psd",
+    "dmarc9989_t",
+    "dmarc9989_errors",
+    "dmarc9989_warnings",
 )
 #: What a scan through c-ares cannot measure (null in its snapshot): survey/dns/cares.py.
 NOT_MEASURED_BY_AIODNS = ("dnssec",)

@@ -224,7 +224,8 @@ def _unresolved(row: dict[str, object]) -> dict[str, object]:
         if field.name in ("domain", "org_domain"):
             continue
         blank[field.name] = [] if pa.types.is_list(field.type) else None
-    return blank | {"dmarc_status": "error", "spf_status": "error", "dnssec": BOGUS}
+    statuses = ("dmarc_status", "spf_status", "dmarc9989_status")
+    return blank | dict.fromkeys(statuses, "error") | {"dnssec": BOGUS}
 
 
 # -- serving -------------------------------------------------------------------------------

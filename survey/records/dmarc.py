@@ -2,17 +2,16 @@
 
 Follows the ABNF of RFC 7489 §6.4, the tag semantics of §6.3 and policy discovery of §6.6.3.
 Pure: text in, `DmarcRecord` out, every problem collected as a `Problem(code, context)`.
-Report URIs are checked against RFC 3986 (URI), RFC 6068 (mailto) and RFC 5322 (addr-spec).
+Report URIs are checked by `survey.records.reporturi` (RFC 3986, RFC 6068, RFC 5322).
 """
 
-import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote_to_bytes
 
 from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
+from survey.records.reporturi import entries, split_uris, uri_facts
 from survey.records.tagvalue import Tag, excerpt, first_tag, raw_byte_problem, split_tags
 from survey.schema.codes import DmarcCode
 from survey.schema.values import Policy, ProblemKind
@@ -29,43 +28,8 @@ _UINT32_MAX = 2**32 - 1
 _V_DMARC1_ANYWHERE = re.compile(r"v[ \t]*=[ \t]*dmarc1", re.IGNORECASE)
 _FO = re.compile(r"[01ds](?:[ \t]*:[ \t]*[01ds])*", re.IGNORECASE)
 _KEYWORD = re.compile(r"[A-Za-z0-9-]*[A-Za-z0-9]")  # RFC 5321 §4.1.2 Keyword (Ldh-str)
-_SIZE = re.compile(r"[0-9]+[kmgt]?", re.IGNORECASE)  # RFC 7489 §6.4 dmarc-uri "!" size
 _PCT_VALUE = re.compile(r"[0-9]{1,3}")
-_UINT32_DIGITS = re.compile(r"[0-9]{1,10}")
-
-# RFC 3986 §3 URI, ASCII only. "," and "!" never reach here: RFC 7489 §6.4 makes them be
-# percent-encoded, so the rua/ruf value is split on them first.
-_UNRESERVED = r"A-Za-z0-9\-._~"
-_SUB_DELIMS = r"!$&'()*+,;="
-_PCT = r"%[0-9A-Fa-f]{2}"
-_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
-_IP_LITERAL = rf"\[(?:[0-9A-Fa-f:.]+|[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+)\]"
-_REG_NAME = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*"
-_AUTHORITY = (
-    rf"(?:(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*@)?"
-    rf"(?P<host>{_IP_LITERAL}|{_REG_NAME})(?::[0-9]*)?"
-)
-_HIER_PART = (
-    rf"(?://{_AUTHORITY}(?:/{_PCHAR}*)*"  # "//" authority path-abempty
-    rf"|/(?:{_PCHAR}+(?:/{_PCHAR}*)*)?"  # path-absolute
-    rf"|{_PCHAR}+(?:/{_PCHAR}*)*"  # path-rootless
-    r"|)"  # path-empty
-)
-_QUERY = rf"(?:{_PCHAR}|[/?])*"
-_URI = re.compile(
-    rf"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?P<hier>{_HIER_PART})(?:\?{_QUERY})?(?:#{_QUERY})?"
-)
-# RFC 6068 §2 `to = addr-spec *("," addr-spec)`, after percent-decoding; RFC 5322 §3.2.3/§3.4.1
-# dot-atom-text and quoted-string. The domain must be a dot-atom: a report needs a domain.
-_DOT_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_QUOTED = r'"(?:[ \t\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e\t])*"'
-_ADDR_SPEC = rf"(?:{_DOT_ATOM}|{_QUOTED})@{_DOT_ATOM}"
-_MAILTO_TO = re.compile(rf"(?:{_DOT_ATOM}|{_QUOTED})@(?P<domain>{_DOT_ATOM})(?:,{_ADDR_SPEC})*")
-# The common report URI, `mailto:local@domain` of plain dot-atoms (no %, !size, ?query): every
-# text it matches is a valid dmarc-uri by _URI and _MAILTO_TO alike, sending to `domain`.
-_PLAIN_MAILTO = re.compile(
-    r"(?i:mailto):[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*)"
-)
+_UINT32_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +142,7 @@ def discover(texts: Sequence[str]) -> DmarcDiscovery:
 @repeated_memo(maxsize=4096)
 def parse_dmarc_record(text: str) -> DmarcRecord:
     """Parse one TXT text from a `_dmarc` name; never raises (RFC 7489 §6.3, §6.4)."""
-    discard = _discard_reason(text)
+    discard = discard_reason(text)
     if discard is not None:
         return DmarcRecord(text=text, is_dmarc=False, errors=(discard,))
     tags, lexer_problems = split_tags(text)
@@ -194,8 +158,8 @@ def parse_dmarc_record(text: str) -> DmarcRecord:
         p=_lower(first.get("p")),
         sp=_lower(first.get("sp")),
         pct=_pct_value(first.get("pct")),
-        rua=_split_uris(first.get("rua")),
-        ruf=_split_uris(first.get("ruf")),
+        rua=split_uris(first.get("rua")),
+        ruf=split_uris(first.get("ruf")),
         adkim=_lower(first.get("adkim")),
         aspf=_lower(first.get("aspf")),
         fo=first.get("fo"),
@@ -207,15 +171,22 @@ def parse_dmarc_record(text: str) -> DmarcRecord:
     )
 
 
-def _discard_reason(text: str) -> Problem | None:
-    """Why §6.6.3 step 3 discards the text (it must start with `v=DMARC1`), or None."""
+def discard_reason(text: str) -> Problem | None:
+    """Why the text is no DMARC record and is discarded, or None (RFC 7489 §6.6.3 step 3 and
+    RFC 9989 §4.10 step 2 alike: it must start with `v=DMARC1`).
+
+    The ABNF of both (RFC 7489 §6.4, RFC 9989 §4.8) starts the record with `"v"`: text with
+    white space before it does not start with "v=" and is discarded (`leading_whitespace`),
+    even though a tag-list (RFC 6376 §3.2) would allow the white space."""
     if text.lstrip(" \t").lower().startswith("v=spf1"):
         return Problem(DmarcCode.SPF_AT_DMARC, f"'{excerpt(text)}'")
     first = first_tag(text)
     if first is not None and first.name == "v":
-        if first.value == "DMARC1":  # %x44 %x4d %x41 %x52 %x43 %x31: case-sensitive
-            return None
-        return Problem(DmarcCode.V_INVALID, f"v={excerpt(first.value)}")
+        if first.value != "DMARC1":  # %x44 %x4d %x41 %x52 %x43 %x31: case-sensitive
+            return Problem(DmarcCode.V_INVALID, f"v={excerpt(first.value)}")
+        if text[0] != "v" and text[0] != "V":
+            return Problem(DmarcCode.LEADING_WHITESPACE, f"'{excerpt(text)}'")
+        return None
     if _V_DMARC1_ANYWHERE.search(text):
         return Problem(DmarcCode.V_NOT_FIRST, f"'{excerpt(text)}'")
     return Problem(DmarcCode.NOT_DMARC, f"'{excerpt(text)}'")
@@ -269,13 +240,6 @@ def _pct_value(value: str | None) -> int | None:
     return number if number <= 100 else None
 
 
-def _split_uris(value: str | None) -> tuple[str, ...]:
-    """`dmarc-uri *(*WSP "," *WSP dmarc-uri)` (§6.4), as written; empty entries left out."""
-    if value is None:
-        return ()
-    return tuple(part for part in (item.strip(" \t\r\n") for item in value.split(",")) if part)
-
-
 def report_uri_problem(uri: str) -> str | None:
     """Why `uri` is not a valid `dmarc-uri` (RFC 7489 §6.4), or None when it is valid."""
     return _uri_facts(uri)[0]
@@ -287,50 +251,20 @@ def report_uri_host(uri: str) -> str | None:
     return _uri_facts(uri)[1]
 
 
-# A record's URIs are looked at twice while it is parsed (its problems, then its valid URIs and
-# hosts): match each text once. Small: the results are tuples of strings, soon untracked.
-@functools.lru_cache(maxsize=1024)
 def _uri_facts(uri: str) -> tuple[str | None, str | None]:
-    """(why `uri` is not a valid dmarc-uri or None, the host it sends to or None)."""
-    plain = _PLAIN_MAILTO.fullmatch(uri)
-    if plain is not None:
-        return None, plain[1].lower()
-    address, bang, size = uri.partition("!")
-    if bang and not _SIZE.fullmatch(size):
-        return f"bad size '!{excerpt(size)}'", None
-    match = _URI.fullmatch(address)
-    if match is None:
-        return ("not a URI (RFC 3986)" if ":" in address else "not a URI: no scheme"), None
-    scheme = match["scheme"].lower()
-    if scheme == "mailto":
-        host = _mailto_domain(match["hier"])
-        if host is None:
-            return "mailto without a valid address (RFC 6068)", None
-    elif scheme in ("http", "https"):
-        host = match["host"]
-    else:
-        host = None
-    return None, ((host.lower().rstrip(".") or None) if host else None)
-
-
-def _mailto_domain(hier_part: str) -> str | None:
-    """The domain of the first addr-spec of a mailto URI's `to` (RFC 6068 §2), or None."""
-    if "%" in hier_part:
-        raw = unquote_to_bytes(hier_part)
-        if not raw.isascii():
-            return None
-        address = raw.decode("ascii")
-    else:  # nothing to decode (the URI pattern admits ASCII only)
-        address = hier_part
-    match = _MAILTO_TO.fullmatch(address)
-    return None if match is None else match["domain"]
+    """(why `uri` is not a valid dmarc-uri of RFC 7489 §6.4 or None, the host it sends to or
+    None). §6.4: the numeric portion of a `!size` "MUST fit within an unsigned 64-bit
+    integer"."""
+    facts = uri_facts(uri)
+    if facts.oversize:
+        return "size does not fit an unsigned 64-bit integer", None
+    return facts.problem, facts.host
 
 
 def _uri_list_problems(tag: Tag) -> list[Problem]:
     """rua/ruf: every entry a valid dmarc-uri; other schemes than mailto are a warning."""
-    entries = [item.strip(" \t\r\n") for item in tag.value.split(",")]
     problems = []
-    for entry in entries:
+    for entry in entries(tag.value):
         reason = report_uri_problem(entry) if entry else "empty entry"
         if reason is not None:
             problems.append(Problem(f"{tag.name}_invalid", f"'{excerpt(entry)}': {reason}"))
@@ -353,9 +287,12 @@ def _check(code: str, is_valid: Callable[[str], bool]) -> Callable[[Tag], list[P
 
 
 def _is_uint32(value: str) -> bool:
-    """`ri` (§6.3): 1*DIGIT holding an unsigned 32-bit value, leading zeros allowed."""
-    digits = value.lstrip("0") or "0"
-    return bool(_UINT32_DIGITS.fullmatch(digits)) and int(digits) <= _UINT32_MAX
+    """`ri` (§6.3): 1*DIGIT (§6.4: at least one digit, so `ri=` is invalid) holding an
+    unsigned 32-bit value, leading zeros allowed."""
+    if not _UINT32_DIGITS.fullmatch(value):
+        return False
+    digits = value.lstrip("0")
+    return len(digits) <= 10 and int(digits or "0") <= _UINT32_MAX
 
 
 def _is_rf(value: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Literal
 
 from survey.report.palette import FAMILY
-from survey.schema.codes import DkimCode, DmarcCode, ProblemCode, SpfCode
+from survey.schema.codes import DkimCode, Dmarc9989Code, DmarcCode, ProblemCode, SpfCode
 
 Lang = Literal["en", "ja"]
 LANGS: tuple[Lang, ...] = ("en", "ja")
@@ -93,6 +93,24 @@ _DMARC: dict[str, Pair] = {
     "ruf_unauthorized": ("ruf destination not authorized", "ruf 送信先の許可なし"),
     "report_auth_unresolved": ("destination check failed", "送信先の許可確認に失敗"),
     "non_utf8": ("bytes not UTF-8", "UTF-8 でないバイト"),
+    "leading_whitespace": ("space before v=DMARC1", "v=DMARC1 の前に空白"),
+}
+#: RFC 9989's codes that mean what RFC 7489's of the same name mean: the same words.
+_SAME_IN_9989 = (
+    "not_dmarc", "spf_at_dmarc", "v_not_first", "v_invalid", "multiple_records", "p_invalid",
+    "sp_invalid", "adkim_invalid", "aspf_invalid", "fo_invalid", "rua_invalid", "ruf_invalid",
+    "tag_syntax", "duplicate_tag", "unknown_tag", "discarded_text", "report_uri_not_mailto",
+    "non_utf8", "leading_whitespace",
+)  # fmt: skip
+_DMARC9989: dict[str, Pair] = {
+    **{code: _DMARC[code] for code in _SAME_IN_9989},
+    "np_invalid": ("bad np= value", "np= の値が不正"),
+    "psd_invalid": ("psd= not y, n or u", "psd= が y・n・u でない"),
+    "t_invalid": ("t= not y or n", "t= が y・n でない"),
+    "p_missing": ("no p= (read as p=none)", "p= なし (p=none 扱い)"),
+    "removed_tag": ("pct=, rf= or ri= (removed)", "pct=・rf=・ri= (廃止)"),
+    "obsolete_size": ("!size on a report URI", "レポート URI に !size"),
+    "walk_discarded": ("several records on the tree walk", "ツリー探索中にレコードが複数"),
 }
 _SPF: dict[str, Pair] = {
     "multiple_records": ("several SPF records", "SPF レコードが複数"),
@@ -132,6 +150,7 @@ _DKIM: dict[str, Pair] = {
 #: Code class → code → (English, Japanese) label.
 PROBLEM_LABELS: dict[type[ProblemCode], dict[str, Pair]] = {
     DmarcCode: _DMARC,
+    Dmarc9989Code: _DMARC9989,
     SpfCode: _SPF,
     DkimCode: _DKIM,
 }

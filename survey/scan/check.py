@@ -18,6 +18,7 @@ from survey.errors import InputError
 from survey.input.names import normalise, validate
 from survey.input.stream import InputDomain
 from survey.records.dmarc import DMARC_CODES
+from survey.records.dmarc9989 import DMARC9989_CODES
 from survey.records.spf import SPF_CODES
 from survey.scan.scanner import DomainScanner
 
@@ -56,7 +57,7 @@ def render_text(result: dict[str, Any]) -> str:
     kinds = _shown(result["type"]), _shown(result["report_type"])
     lines.append(f"  type {kinds[0]}   report type {kinds[1]}")
     lines.append(
-        f"  DMARC {result['dmarc_status']}"
+        f"  DMARC (RFC 7489) {result['dmarc_status']}"
         f" (lookup {result['dmarc_lookup']}, source {result['dmarc_source']})"
     )
     for text in result["dmarc_record"].split("\n") if result["dmarc_record"] else ():
@@ -73,6 +74,7 @@ def render_text(result: dict[str, Any]) -> str:
                 f"  vendors: {', '.join(result[f'{kind}_vendors'])}"
             )
     lines += _problems(result, "dmarc", DMARC_CODES)
+    lines += _rfc9989_lines(result)
     lines.append(f"  SPF {result['spf_status']} (lookup {result['spf_lookup']})")
     for text in result["spf_record"].split("\n") if result["spf_record"] else ():
         lines.append(f"    record: {terminal_safe(text)}")
@@ -90,6 +92,19 @@ _DNSSEC = {
     "bogus": "bogus (SERVFAIL; the data is there with CD set: its validation fails)",
     "error": "error (unresolved)",
 }
+
+
+def _rfc9989_lines(result: dict[str, Any]) -> list[str]:
+    """The RFC 9989 verdict: where the DNS Tree Walk found the policy, and what applies."""
+    shown = {k: _shown(result[f"dmarc9989_{k}"]) for k in ("np", "psd", "t", "effective_p")}
+    lines = [
+        f"  DMARC (RFC 9989) {result['dmarc9989_status']}"
+        f" (policy domain {_shown(result['dmarc9989_policy_domain'])},"
+        f" organizational domain {_shown(result['dmarc9989_org_domain'])})",
+        f"    policy np={shown['np']} psd={shown['psd']} t={shown['t']}"
+        f" -> a receiver applies: {shown['effective_p']}",
+    ]
+    return lines + _problems(result, "dmarc9989", DMARC9989_CODES)
 
 
 def _shown(value: object) -> str:

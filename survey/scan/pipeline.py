@@ -244,6 +244,7 @@ async def _scan(
             run_entry["runner"] = runner.describe()
             run_entry["questions"] = question_counts(outcome.counts)
             run_entry["transport"] = transport_counts(outcome.counts)
+            run_entry["tree_walk"] = outcome.walk.manifest_entry()
         except BaseException as exc:
             run_entry["runner"] = runner.describe()
             record_failure(writer, manifest, run_entry, exc)

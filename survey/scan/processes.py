@@ -35,7 +35,7 @@ from survey.dns.pool import PoolCounts, ResolverPool
 from survey.errors import SurveyError
 from survey.input.stream import InputDomain
 from survey.scan.runners import Chunks, OnChunk, RunnerOutcome, RunnerSetup, share
-from survey.scan.scanner import DomainScanner, scan_part
+from survey.scan.scanner import DomainScanner, WalkCounts, scan_part
 from survey.scan.tuning import system_memory_pool, tuned_collector
 from survey.store.snapshot import SnapshotWriter, arrow_without_pandas
 from survey.verdict import psl
@@ -80,7 +80,7 @@ class ProcessRunner:
             completed = await parent.drive(chunks)
         finally:
             parent.shut_down()
-        return RunnerOutcome(completed, parent.counts)
+        return RunnerOutcome(completed, parent.counts, parent.walk)
 
 
 # -- the parent ------------------------------------------------------------------------------
@@ -105,6 +105,7 @@ class _Parent:
         self.holding = [0] * len(processes)  # chunks handed to each worker, not yet written
         self.reported: set[int] = set()  # workers that sent their final counts
         self.counts = PoolCounts()
+        self.walk = WalkCounts()
 
     async def drive(self, chunks: Any) -> bool:
         loop = asyncio.get_running_loop()
@@ -145,6 +146,7 @@ class _Parent:
             self.on_chunk(domains, types)
         elif kind == "counts":
             self.counts = self.counts + rest[0]
+            self.walk = self.walk + rest[1]
             self.reported.add(worker)
         elif kind == "failed":
             raise SurveyError(f"scan worker {worker}: {rest[0]}")
@@ -192,12 +194,12 @@ def _worker_main(setup: RunnerSetup, inbox: Any, outbox: Any, worker: int, paren
     arrow_without_pandas()  # a worker writes parts and never needs pandas
     try:
         with tuned_collector(), system_memory_pool():
-            counts = run(_Worker(setup, inbox, outbox, worker, parent).serve())
+            counts, walk = run(_Worker(setup, inbox, outbox, worker, parent).serve())
     except BaseException as exc:  # told to the parent, then the process ends
         outbox.put(("failed", worker, _why(exc)))
         _leave(outbox, parent)
         raise SystemExit(1) from None
-    outbox.put(("counts", worker, counts))
+    outbox.put(("counts", worker, counts, walk))
     _leave(outbox, parent)
 
 
@@ -222,7 +224,7 @@ class _Worker:
         self.worker = worker
         self.parent = parent
 
-    async def serve(self) -> PoolCounts:
+    async def serve(self) -> tuple[PoolCounts, WalkCounts]:
         if self.setup.psl_path is not None:
             psl.load(self.setup.psl_path)
         writer = SnapshotWriter(self.setup.folder)
@@ -248,7 +250,7 @@ class _Worker:
                 await asyncio.gather(*running, return_exceptions=True)
                 if failures:
                     raise failures[0]
-                return pool.counts()
+                return pool.counts(), scanner.walk_counts
 
     def _next_message(self) -> tuple[Any, ...]:
         while True:

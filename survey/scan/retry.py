@@ -1,8 +1,9 @@
 """`survey scan --retry-unresolved SNAPSHOT`: ask again only what never got an answer.
 
 A domain is retried when a question it needed ended without a DNS answer: its type is null (the
-DMARC, SPF or organizational DMARC lookup failed), or a report-authorization question (RFC 7489
-§7.1) failed (warning `report_auth_unresolved`). Every other row is kept as it is.
+DMARC, SPF or organizational DMARC lookup failed), a report-authorization question (RFC 7489
+§7.1) failed (warning `report_auth_unresolved`), or a question of the RFC 9989 tree walk did
+(`dmarc9989_status` `error`). Every other row is kept as it is.
 
 The snapshot is updated in place, safely. The pass holds the snapshot's lock; the manifest says
 `retrying` while it runs; each part holding a retried domain is rebuilt whole (the retried rows
@@ -39,7 +40,7 @@ from survey.scan.jobs import Job, Stopper, run_jobs, write_part_whole
 from survey.scan.pipeline import ChunkDone, Progress, ScanSummary
 from survey.scan.scanner import DomainScanner, scan_chunk, verdicts_to_table
 from survey.store.manifest import finish_manifest, unresolved_rows
-from survey.store.snapshot import PARTS_DIR, SCHEMA, Snapshot, SnapshotWriter, part_name
+from survey.store.snapshot import PARTS_DIR, Snapshot, SnapshotWriter, part_name, with_schema
 from survey.verdict import psl
 
 RETRY_KIND = "retry-unresolved"
@@ -93,6 +94,7 @@ async def _retry(
                 completed = await run_jobs(jobs, options.parts_in_flight, stop.event)
                 entry["questions"] = question_counts(pool.counts())
                 entry["transport"] = transport_counts(pool.counts())
+                entry["tree_walk"] = scanner.walk_counts.manifest_entry()
         except BaseException as exc:
             record_failure(writer, manifest, {**entry, **tally}, exc)
             raise
@@ -127,8 +129,7 @@ class _PartRetry:
 
     async def retry(self, index: int) -> None:
         path = self.writer.folder / PARTS_DIR / part_name(index)
-        # A part written before a column was appended reads it as nulls (not measured then).
-        table = pq.read_table(path, schema=SCHEMA)
+        table = with_schema(pq.read_table(path))
         mask = unresolved_rows(table)
         asked = table.filter(mask)
         if asked.num_rows == 0:

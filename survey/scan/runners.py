@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +20,7 @@ from survey.dns.pool import PoolCounts, ResolverPool
 from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputDomain
 from survey.scan.jobs import Job, run_jobs
-from survey.scan.scanner import DomainScanner, scan_part
+from survey.scan.scanner import DomainScanner, WalkCounts, scan_part
 from survey.store.snapshot import SnapshotWriter
 
 #: Called as each part is written: the chunk's domains, and their count by type.
@@ -43,6 +43,7 @@ class RunnerSetup:
 class RunnerOutcome:
     completed: bool  # False: stopped before every chunk was scanned
     counts: PoolCounts  # the DNS questions and tries of every process, summed
+    walk: WalkCounts = field(default_factory=WalkCounts)  # the RFC 9989 tree walks, summed
 
 
 class ChunkRunner(Protocol):
@@ -85,7 +86,7 @@ class LocalRunner:
             scanner = DomainScanner.standard(pool, setup.report_auth)
             jobs = (self._job(scanner, writer, index, chunk, on_chunk) for index, chunk in chunks)
             completed = await run_jobs(jobs, setup.chunks_in_flight, stop)
-        return RunnerOutcome(completed, pool.counts())
+        return RunnerOutcome(completed, pool.counts(), scanner.walk_counts)
 
     def _job(
         self,

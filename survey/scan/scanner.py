@@ -2,19 +2,29 @@
 
 The questions per domain: TXT `_dmarc.<d>` and TXT `<d>` at once, the latter with DO and AD
 (its AD bit is the `dnssec` column); `<d>` again with CD when it ended SERVFAIL (bogus or
-not); `_dmarc.<org>` when RFC 7489 §6.6.3 falls back to the organizational domain (once per
-run per organization); the §7.1 authorization names of external report destinations. Which
-are needed is decided by the verdict package (`needs_unchecked`, `needs_org_lookup`,
+not); then the RFC 9989 DNS Tree Walk, `_dmarc.<name>` for the names above `d` in turn;
+`_dmarc.<org>` when RFC 7489 §6.6.3 falls back to the organizational domain; the §7.1
+authorization names of external report destinations. Which are needed is decided by the
+verdict package (`needs_unchecked`, `walk_goes_on`, `needs_org_lookup`,
 `authorization_names`); this module only asks them.
+
+The `_dmarc` names above a domain (the walk's, and the §6.6.3 organizational one, usually one
+of them) are shared by many domains (`_dmarc.com`, `_dmarc.co.jp`, an organization's own for
+each of its subdomains): their answers are kept for the run by each scanning process, so that
+each is asked once; failures are not kept. Domains that miss the same name while it is being
+asked wait for the same wire question (the resolver pool merges identical questions in flight)
+and count as answered from the shared answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import operator
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -24,7 +34,7 @@ from survey.dns.pool import ResolverPool
 from survey.dns.wire import QueryFlags
 from survey.input.stream import InputDomain
 from survey.scan.jobs import write_part_whole
-from survey.schema.values import Dnssec
+from survey.schema.values import Dnssec, Outcome
 from survey.store.snapshot import SCHEMA, SnapshotWriter, rows_to_table
 from survey.verdict import psl
 from survey.verdict.authorization import OrgOf, authorization_names
@@ -32,9 +42,37 @@ from survey.verdict.classify import classify
 from survey.verdict.dnssec import dnssec_state, needs_unchecked
 from survey.verdict.policy import DomainLookups, discover_policy, needs_org_lookup
 from survey.verdict.row import VERDICT_FIELDS, Verdict
+from survey.verdict.treewalk import walk_goes_on, walk_names
 from survey.verdict.vendors import VendorTable
 
-ORG_CACHE_LIMIT = 200_000
+#: Shared `_dmarc` answers kept by a process. Most are empty (NXDOMAIN), kept as one shared
+#: value, so an entry costs its name and a dict slot (~150 bytes): ~15 MB a process at most,
+#: however long the input. The names worth keeping are a few thousand (TLDs and public
+#: suffixes) and the organizations whose subdomains come close together; the cache is emptied
+#: whole when full, after which those few thousand are asked again (under 3% more).
+SHARED_CACHE_LIMIT = 100_000
+_EMPTY = {outcome: TxtAnswer("", outcome) for outcome in Outcome if outcome.is_answer}
+
+
+@dataclass(slots=True)
+class WalkCounts:
+    """What the RFC 9989 tree walk of a run did beyond each domain's own `_dmarc` question:
+    the names it consulted, and the questions it handed to the resolver pool for them, by final
+    outcome (the others were answered from the run's shared answers). Adds up across
+    processes."""
+
+    steps: int = 0
+    asked: Counter[str] = field(default_factory=Counter)
+
+    def __add__(self, other: WalkCounts) -> WalkCounts:
+        return WalkCounts(self.steps + other.steps, self.asked + other.asked)
+
+    def manifest_entry(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "questions": {str(k): n for k, n in sorted(self.asked.items())},
+            "from_shared_answers": self.steps - sum(self.asked.values()),
+        }
 
 
 class DomainScanner:
@@ -48,7 +86,10 @@ class DomainScanner:
         self._org_of = org_of
         self._vendors = vendors
         self._report_auth = report_auth
-        self._org_cache: dict[str, TxtAnswer] = {}
+        self._shared: dict[str, TxtAnswer] = {}
+        # the first question for each shared name not yet kept: in flight, or just answered
+        self._asking: dict[str, asyncio.Future[TxtAnswer]] = {}
+        self.walk_counts = WalkCounts()
 
     @classmethod
     def standard(cls, pool: ResolverPool, report_auth: bool) -> DomainScanner:
@@ -64,10 +105,11 @@ class DomainScanner:
         spf_future = pool.txt(domain, QueryFlags.DNSSEC)
         dmarc, spf = await dmarc_future, await spf_future
         dnssec = await self._dnssec(domain, spf)
+        walk = await self._walk(domain, dmarc)
         org_answer = None
         if needs_org_lookup(domain, org, dmarc):
-            org_answer = await self._org_dmarc(org)
-        lookups = DomainLookups(domain, org, dmarc, spf, org_answer)
+            org_answer = self._shared.get(org) or await self._ask_shared(org, None)
+        lookups = DomainLookups(domain, org, dmarc, spf, org_answer, walk=walk)
         policy = discover_policy(lookups)  # once; report authorization does not change it
         if self._report_auth and policy.record is not None:
             names = authorization_names(lookups, self._org_of, policy)
@@ -76,7 +118,7 @@ class DomainScanner:
                 # machinery per domain.
                 futures = [pool.txt(name) for name in names]
                 answers = {name: await future for name, future in zip(names, futures, strict=True)}
-                lookups = DomainLookups(domain, org, dmarc, spf, org_answer, answers)
+                lookups = DomainLookups(domain, org, dmarc, spf, org_answer, answers, walk)
         return classify(
             lookups, self._org_of, self._vendors, item.rank, item.weight, policy, dnssec
         )
@@ -91,17 +133,48 @@ class DomainScanner:
             unchecked = await self._pool.txt(domain, QueryFlags.CHECKING_DISABLED)
         return dnssec_state(answer, unchecked)
 
-    async def _org_dmarc(self, org: str) -> TxtAnswer:
-        """`_dmarc.<org>` is shared by every subdomain of an organization: ask it once a run."""
-        cached = self._org_cache.get(org)
-        if cached is not None:
-            return cached
-        answer = await self._pool.txt(f"_dmarc.{org}")
+    async def _walk(self, domain: str, own: TxtAnswer) -> tuple[TxtAnswer, ...]:
+        """RFC 9989 §4.10: the answers for the names above the domain, asked one after another
+        while the walk goes on (a psd=y or psd=n record, or a failed lookup, ends it)."""
+        answers: list[TxtAnswer] = []
+        last, shared, counts = own, self._shared, self.walk_counts
+        for name in walk_names(domain)[1:]:
+            if not walk_goes_on(last):
+                break
+            last = shared.get(name) or await self._ask_shared(name, counts.asked)
+            answers.append(last)
+        counts.steps += len(answers)
+        return tuple(answers)
+
+    def _ask_shared(self, name: str, asked: Counter[str] | None) -> asyncio.Future[TxtAnswer]:
+        """`_dmarc.<name>` for a name above a domain, not kept yet. The first question is kept
+        for the run once answered and counted in `asked` (by the walk); a domain that needs
+        the name meanwhile waits for it on the wire (the pool merges identical questions in
+        flight, each caller with a future of its own), or takes its answer if it came."""
+        first = self._asking.get(name)
+        if first is not None and not first.cancelled():
+            return first if first.done() else self._pool.txt(f"_dmarc.{name}")
+        future = self._asking[name] = self._pool.txt(f"_dmarc.{name}")
+        future.add_done_callback(functools.partial(self._settled, name, asked))
+        return future
+
+    def _settled(
+        self, name: str, asked: Counter[str] | None, future: asyncio.Future[TxtAnswer]
+    ) -> None:
+        if self._asking.get(name) is future:
+            del self._asking[name]
+        if future.cancelled() or future.exception() is not None:
+            return  # the asker gave up, or the pool failed: its caller hears of it
+        answer = future.result()
+        if asked is not None:
+            asked[answer.outcome] += 1
         if answer.is_answer:  # failures are asked again next time
-            if len(self._org_cache) >= ORG_CACHE_LIMIT:
-                self._org_cache.clear()
-            self._org_cache[org] = answer
-        return answer
+            if len(self._shared) >= SHARED_CACHE_LIMIT:
+                self._shared.clear()
+            texts = answer.texts
+            self._shared[name] = (
+                TxtAnswer("", answer.outcome, texts) if texts else _EMPTY[answer.outcome]
+            )
 
 
 _GETTERS = tuple(operator.attrgetter(name) for name in VERDICT_FIELDS)

@@ -131,6 +131,124 @@ class DmarcCode(ProblemCode):
         "the authorization lookup for an external destination failed (§7.1)",
     )
     NON_UTF8 = "non_utf8", W, "the record holds bytes that are not valid UTF-8"
+    LEADING_WHITESPACE = (
+        "leading_whitespace",
+        E,
+        'white space before v=DMARC1: the text does not start with "v=", so it is discarded'
+        " (§6.4, §6.6.3)",
+    )
+
+
+class Dmarc9989Code(ProblemCode):
+    """Problems of the DMARC verdict under RFC 9989 (its §4.7 tags, §4.8 grammar, §4.10 DNS
+    Tree Walk): `dmarc9989_errors`, `dmarc9989_warnings`. A table of its own beside
+    `DmarcCode`: the same name may mean another rule here (`p_missing` is a warning)."""
+
+    NOT_DMARC = (
+        "not_dmarc",
+        E,
+        "only text that is not a DMARC record at the domain's own _dmarc, and the tree walk"
+        " found no record",
+    )
+    SPF_AT_DMARC = (
+        "spf_at_dmarc",
+        E,
+        "an SPF record (v=spf1) at the domain's own _dmarc, and the tree walk found no record",
+    )
+    V_NOT_FIRST = (
+        "v_not_first",
+        E,
+        "v=DMARC1 is present but not the first tag, so the text is discarded (§4.7 v)",
+    )
+    V_INVALID = (
+        "v_invalid",
+        E,
+        "the first tag is v but its value is not exactly DMARC1, so the text is discarded (§4.7)",
+    )
+    LEADING_WHITESPACE = (
+        "leading_whitespace",
+        E,
+        "white space before v=DMARC1: the record must start with v (§4.8), so it is discarded",
+    )
+    MULTIPLE_RECORDS = (
+        "multiple_records",
+        E,
+        "several DMARC records at the domain's own _dmarc, all discarded (§4.10 step 2), and"
+        " the tree walk found no record",
+    )
+    P_INVALID = (
+        "p_invalid",
+        E,
+        "p is not none, quarantine or reject: p=none with a valid rua, else no policy (§4.10.1)",
+    )
+    SP_INVALID = (
+        "sp_invalid",
+        E,
+        "sp is not none, quarantine or reject: p=none with a valid rua, else no policy",
+    )
+    NP_INVALID = (
+        "np_invalid",
+        E,
+        "np is not none, quarantine or reject: p=none with a valid rua, else no policy",
+    )
+    PSD_INVALID = "psd_invalid", E, "psd is not y, n or u (it counts as the default u, §4.8)"
+    T_INVALID = "t_invalid", E, "t is not y or n (it counts as the default n, §4.8)"
+    ADKIM_INVALID = "adkim_invalid", E, "adkim is not r or s"
+    ASPF_INVALID = "aspf_invalid", E, "aspf is not r or s"
+    FO_INVALID = (
+        "fo_invalid",
+        E,
+        "fo is not a colon-separated list of 0 or 1, d, s, each at most once (§4.8 dmarc-fo)",
+    )
+    RUA_INVALID = (
+        "rua_invalid",
+        E,
+        "a rua entry is not a URI (RFC 3986), with an optional !size (mailto needs an address)",
+    )
+    RUF_INVALID = (
+        "ruf_invalid",
+        E,
+        "a ruf entry is not a URI (RFC 3986), with an optional !size (mailto needs an address)",
+    )
+    TAG_SYNTAX = (
+        "tag_syntax",
+        E,
+        "a part is not tag=value (e.g. p:reject) or has bad characters; receivers ignore it",
+    )
+    DUPLICATE_TAG = "duplicate_tag", E, "the same tag appears more than once (the first is read)"
+    P_MISSING = (
+        "p_missing",
+        W,
+        "no p tag (RECOMMENDED): the record is treated as if it held p=none (§4.7)",
+    )
+    REMOVED_TAG = (
+        "removed_tag",
+        W,
+        "pct, rf or ri: tags RFC 9989 removed, now unknown tags that receivers ignore",
+    )
+    UNKNOWN_TAG = "unknown_tag", W, "a tag RFC 9989 does not define; receivers ignore it (§4.7)"
+    OBSOLETE_SIZE = (
+        "obsolete_size",
+        W,
+        "a report URI with a !size suffix: obsolete syntax that reporters ignore (§4.8)",
+    )
+    DISCARDED_TEXT = (
+        "discarded_text",
+        W,
+        "non-DMARC text at the domain's own _dmarc, ignored: a record applies all the same",
+    )
+    WALK_DISCARDED = (
+        "walk_discarded",
+        W,
+        "several DMARC records at a name the tree walk asked, all discarded; the walk went on"
+        " (§4.10)",
+    )
+    REPORT_URI_NOT_MAILTO = (
+        "report_uri_not_mailto",
+        W,
+        "a report URI with a scheme other than mailto (few receivers use it)",
+    )
+    NON_UTF8 = "non_utf8", W, "the record holds bytes that are not valid UTF-8"
 
 
 class SpfCode(ProblemCode):

@@ -14,7 +14,7 @@ from enum import StrEnum
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from survey.schema.codes import DmarcCode, ProblemCode, SpfCode
+from survey.schema.codes import Dmarc9989Code, DmarcCode, ProblemCode, SpfCode
 from survey.schema.values import (
     DmarcSource,
     Dnssec,
@@ -124,6 +124,42 @@ COLUMNS: tuple[Column, ...] = (
         " measured (`--dns-client aiodns`)",
         Dnssec,
     ),
+    Column(
+        "dmarc9989_status",
+        STRING,
+        "the DMARC verdict under RFC 9989, on the record its DNS Tree Walk selects (`error`: a"
+        " lookup of the walk failed)",
+        Status,
+    ),
+    Column(
+        "dmarc9989_policy_domain",
+        STRING,
+        "the name whose record supplies the RFC 9989 policy (without `_dmarc.`); null when none"
+        " applies",
+    ),
+    Column(
+        "dmarc9989_org_domain",
+        STRING,
+        "the organizational domain by the tree walk (RFC 9989 §4.10.2); the domain itself when"
+        " the walk finds no record; null on `error`",
+    ),
+    Column(
+        "dmarc9989_effective_p",
+        STRING,
+        "what a receiver following RFC 9989 §4.10.1 applies (p, sp or np, then the t=y"
+        " downgrade); null: no DMARC processing",
+        Policy,
+    ),
+    Column("dmarc9989_np", STRING, "np of the record that applies, as written, lower-cased"),
+    Column("dmarc9989_psd", STRING, "psd of the record that applies, as written, lower-cased"),
+    Column("dmarc9989_t", STRING, "t of the record that applies, as written, lower-cased"),
+    Column(
+        "dmarc9989_errors",
+        STRINGS,
+        "errors of the RFC 9989 verdict (they make it `invalid`)",
+        Dmarc9989Code,
+    ),
+    Column("dmarc9989_warnings", STRINGS, "warnings of the RFC 9989 verdict", Dmarc9989Code),
 )
 
 BY_NAME: dict[str, Column] = {column.name: column for column in COLUMNS}

@@ -74,6 +74,7 @@ _TALLIED = (
     "spf_status",
     "type",
     "dnssec",
+    "dmarc9989_status",
 )
 
 
@@ -100,6 +101,7 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         },
         "dmarc_status": dict(counts["dmarc_status"]),
         "spf_status": dict(counts["spf_status"]),
+        "dmarc9989_status": dict(counts["dmarc9989_status"]),
         "types": types,
         "dnssec": dict(counts["dnssec"]),
         "unresolved": types.get("null", 0),
@@ -118,5 +120,7 @@ def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
 
 
 def unresolved_rows(table: pa.Table) -> pa.Array:
-    """Per row: some question of the domain never got an answer (a retry may still find it)."""
-    return pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table))
+    """Per row: some question of the domain never got an answer (a retry may still find it):
+    one the type needs, a §7.1 authorization question, or one of the RFC 9989 tree walk."""
+    walk_failed = pc.fill_null(pc.equal(table["dmarc9989_status"], "error"), False)
+    return pc.or_(pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table)), walk_failed)

@@ -102,6 +102,17 @@ def rows_to_table(rows: Mapping[str, Sequence[Any] | pa.Array]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
+def with_schema(table: pa.Table) -> pa.Table:
+    """A part read back, as SCHEMA: the columns a part written before they were appended lacks
+    are nulls (columns are only ever appended within a schema version)."""
+    present = set(table.column_names)
+    columns = {
+        f.name: table[f.name] if f.name in present else pa.nulls(table.num_rows, f.type)
+        for f in SCHEMA
+    }
+    return pa.table(columns).cast(SCHEMA)
+
+
 class _NoPandas:
     """A meta path finder that makes `import pandas` fail (see `arrow_without_pandas`)."""
 

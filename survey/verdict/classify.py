@@ -2,7 +2,9 @@
 
 No I/O. `survey.scan` asks the questions and hands the answers over in a `DomainLookups`; the
 rules for which questions are needed live beside the rules that use their answers
-(`policy.needs_org_lookup`, `authorization.authorization_names`), so the two cannot drift apart.
+(`policy.needs_org_lookup`, `authorization.authorization_names`, `treewalk.walk_goes_on`), so
+the two cannot drift apart. The RFC 7489 columns and the RFC 9989 ones (`treewalk`) are
+judged side by side from the same answers.
 """
 
 from __future__ import annotations
@@ -11,9 +13,16 @@ from typing import Any
 
 from survey.schema.values import Dnssec
 from survey.verdict.authorization import OrgOf, policy_domain, unauthorized
+
+# Re-exported: scripts/bench_lib.py builds the benchmark's questions file with these, imported
+# from here, where they were before authorization.py had them (without them the benchmark
+# stops after its first scan).
+from survey.verdict.authorization import authorization_name as authorization_name
+from survey.verdict.authorization import external_hosts as external_hosts
 from survey.verdict.policy import DomainLookups, Policy, discover_policy
 from survey.verdict.row import TYPE_OF, Verdict
 from survey.verdict.spf import judged_spf
+from survey.verdict.treewalk import existence, judge_walk
 from survey.verdict.vendors import VendorTable
 
 
@@ -47,6 +56,9 @@ def classify(
             if auth:
                 warnings = tuple(sorted({*warnings, *auth}))
     report_kind, dmarc_lookup, org_lookup, record_count = policy.late_columns
+    walk = judge_walk(
+        lookups.domain, (lookups.dmarc, *(lookups.walk or ())), existence(lookups.spf)
+    )
     row: tuple[Any, ...] = (  # by position, in field order (keywords cost more than the rest)
         lookups.domain,
         lookups.org_domain,
@@ -66,6 +78,7 @@ def classify(
         record_count,
         spf.count,
         dnssec,
+        *walk.columns,  # dmarc9989_status … dmarc9989_warnings
     )
     return Verdict(*row)
 

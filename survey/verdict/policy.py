@@ -36,6 +36,9 @@ class DomainLookups:
     spf: TxtAnswer  # TXT <domain>
     org_dmarc: TxtAnswer | None = None  # TXT _dmarc.<org_domain>, when needs_org_lookup
     report_auth: Mapping[str, TxtAnswer] = field(default_factory=dict)  # name → answer
+    #: TXT _dmarc.<name> for the RFC 9989 tree walk's names after the domain's own
+    #: (`treewalk.walk_names(domain)[1:]`), as far as the walk went; None: not asked
+    walk: tuple[TxtAnswer, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +152,23 @@ def _discover_policy(own: TxtAnswer, org: TxtAnswer | None) -> Policy:
     if not org.is_answer:
         return _error_policy(own.outcome, org.outcome)
     org_found = _discover(org.texts)
-    if org_found.record is None and not _has(org_found.errors, DmarcCode.MULTIPLE_RECORDS):
-        return _no_record(own, discarded, org.outcome)
     extra = (DmarcCode.DISCARDED_TEXT,) if discarded else ()
+    if org_found.record is None and not _has(org_found.errors, DmarcCode.MULTIPLE_RECORDS):
+        org_discarded = _discarded_codes(org_found)
+        if not org_discarded:
+            return _no_record(own, discarded, org.outcome)
+        # Only non-DMARC text at the organization's _dmarc: the organization's mistake, reached
+        # by §6.6.3 as an invalid record of it would be, and invalid as it is for itself.
+        return Policy(
+            Status.INVALID,
+            DmarcSource.ORGANIZATIONAL,
+            None,
+            org.texts,
+            own.outcome,
+            org.outcome,
+            org_discarded,
+            extra,
+        )
     return _policy_from(
         org_found, DmarcSource.ORGANIZATIONAL, org.texts, own.outcome, org.outcome, extra
     )

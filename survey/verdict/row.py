@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from survey.schema.codes import DmarcCode, SpfCode
+from survey.schema.codes import Dmarc9989Code, DmarcCode, SpfCode
 from survey.schema.values import (
     DmarcSource,
     Dnssec,
@@ -24,7 +24,7 @@ from survey.schema.values import (
 class Verdict:
     """One snapshot row (all schema columns but `scanned_at`, which the scan stamps).
 
-    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 32 fields
+    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 41 fields
     through `object.__setattr__` (more than the rest of classify costs). The sequences
     are tuples, shared between rows where they are equal: nothing is meant to change a row."""
 
@@ -60,6 +60,15 @@ class Verdict:
     dmarc_record_count: int
     spf_record_count: int
     dnssec: Dnssec | None
+    dmarc9989_status: Status
+    dmarc9989_policy_domain: str | None
+    dmarc9989_org_domain: str | None
+    dmarc9989_effective_p: Policy | None
+    dmarc9989_np: str | None
+    dmarc9989_psd: str | None
+    dmarc9989_t: str | None
+    dmarc9989_errors: tuple[Dmarc9989Code, ...]
+    dmarc9989_warnings: tuple[Dmarc9989Code, ...]
 
 
 VERDICT_FIELDS: tuple[str, ...] = tuple(Verdict.__dataclass_fields__)
