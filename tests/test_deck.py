@@ -189,10 +189,14 @@ def assert_every_page_shows_its_chart(deck: Path, pages: list[Path]) -> None:
     assert len(pages) == len(slides)
     assert not pictures(slides[0])
     charts = [pictures(slide)[0] for slide in slides[1:]]
+    blobs = [chart.image.blob for chart in charts]
+    known: dict[tuple[int, int], list[np.ndarray]] = {}  # every chart decoded once a size
     for number, (page, picture) in enumerate(zip(pages[1:], charts, strict=True), start=2):
         shown = region(page, picture)
         size = (shown.shape[1], shown.shape[0])
-        differences = [float(np.abs(shown - shrunk(c.image.blob, size)).mean()) for c in charts]
+        if size not in known:
+            known[size] = [shrunk(blob, size) for blob in blobs]
+        differences = [float(np.abs(shown - chart).mean()) for chart in known[size]]
         own = differences[number - 2]
         assert own < 0.06, (page.name, own)  # the page shows this chart (JPEG in the PDF) …
         assert own <= min(differences), (page.name, differences)  # … and no other as well
