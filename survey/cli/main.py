@@ -303,7 +303,9 @@ SourceOpt = Annotated[
 
 @app.command()
 def report(
-    snapshot: Annotated[Path, typer.Argument(help="A snapshot folder.")],
+    snapshot: Annotated[
+        Path, typer.Argument(help="A snapshot folder: a DNS snapshot or a flow snapshot.")
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: reports/<label>).")
     ] = None,
@@ -319,14 +321,22 @@ def report(
     ] = False,
     pptx: PptxOpt = False,
     source: SourceOpt = None,
+    dns: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="SNAPSHOT",
+            help="With a flow snapshot: join it with this complete DNS snapshot (of the same "
+            "month) for the messages by the From domain's published DMARC policy.",
+        ),
+    ] = None,
 ) -> None:
-    """Write the charts, the tables (CSV) and report.md of one snapshot (and the deck)."""
-    from survey.report.write import write_report
+    """Write the charts, the tables (CSV) and report.md of one snapshot (DNS or flows)."""
+    from survey.report.flow_write import write_any_report
 
     target = out or Path("reports") / snapshot.name
-    path = write_report(
+    path = write_any_report(
         snapshot, target, lang=_lang(lang), top=top, formats=_formats(fmt),
-        allow_incomplete=allow_incomplete, pptx=pptx, source=source,
+        allow_incomplete=allow_incomplete, dns=dns, pptx=pptx, source=source,
     )  # fmt: skip
     typer.echo(f"report written: {path}")
     if pptx:
@@ -367,7 +377,9 @@ def scorecard(
 
 @app.command()
 def trend(
-    snapshots: Annotated[Path, typer.Argument(help="Folder of snapshots.")] = DEFAULT_SNAPSHOTS,
+    snapshots: Annotated[
+        Path, typer.Argument(help="Folder of snapshots (DNS snapshots, flow snapshots).")
+    ] = DEFAULT_SNAPSHOTS,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports/trend"),
     lang: Annotated[str, typer.Option(help="Chart language: en or ja.")] = "en",
     fmt: Annotated[
@@ -380,15 +392,17 @@ def trend(
         typer.Option(help="Also follow a watch list (CSV: domain, group, name) over the months."),
     ] = None,
 ) -> None:
-    """Tables and charts of every complete snapshot over time (and the deck)."""
-    from survey.report.write import write_trend
+    """Tables and charts of every complete snapshot over time (DNS snapshots, flow snapshots;
+    a folder of both gets both trends, the flow one in OUT/flows)."""
+    from survey.report.flow_write import write_any_trends
 
-    path = write_trend(
+    written = write_any_trends(
         snapshots, out, lang=_lang(lang), formats=_formats(fmt), pptx=pptx, source=source
     )
-    typer.echo(f"trend written: {path}")
-    if pptx:
-        typer.echo(f"deck written: {path.with_name('report.pptx')}")
+    for path in written:
+        typer.echo(f"trend written: {path}")
+        if pptx and path.with_name("report.pptx").is_file():
+            typer.echo(f"deck written: {path.with_name('report.pptx')}")
     if watchlist is not None:
         from survey.report.watch_trend import watch_trend
 

@@ -106,13 +106,23 @@ def _has_examples(table: pd.DataFrame) -> bool:
 
 
 def draw_table(
-    name: str, table: pd.DataFrame, label: str, lang: Lang = "en", *, bare: bool = False
+    name: str,
+    table: pd.DataFrame,
+    label: str,
+    lang: Lang = "en",
+    *,
+    bare: bool = False,
+    facts: str | None = None,
+    note: str | None = None,
 ) -> Figure:
-    """One snapshot table as a horizontal bar chart of shares, with counts at the bars."""
+    """One snapshot table as a horizontal bar chart of shares, with counts at the bars.
+    `facts` and `note` replace the line under the title and the notes (the flow report's)."""
     with matplotlib.rc_context(chart_rc(lang)):
         figure = new_figure(bare)
-        title, line = title_of(name, table.attrs, lang), subtitle(table.attrs, label, lang)
-        band = frame(figure, title, line, table_notes(name, table, lang), bare)
+        title = title_of(name, table.attrs, lang)
+        line = subtitle(table.attrs, label, lang) if facts is None else facts
+        notes = table_notes(name, table, lang) if note is None else [note] if note else []
+        band = frame(figure, title, line, notes, bare)
         axes = figure.add_subplot()
         if table.empty:
             _no_data(axes, lang)

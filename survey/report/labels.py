@@ -56,6 +56,32 @@ _ALL = {
 }
 _VENDOR = {"self": ("self (own domain)", "自ドメイン (self)"), "other": ("other", "その他 (other)")}
 
+_FLOW_DKIM = {
+    "self": ("self (author's domain)", "自ドメイン署名 (self)"),
+    "third_party": ("third party", "第三者署名"),
+    "fail": ("signature failed", "署名検証失敗"),
+    "unsigned": ("unsigned", "署名なし"),
+}
+_FLOW_SPF = {
+    "aligned": ("pass, aligned", "pass・アライン一致"),
+    "unaligned": ("pass, not aligned", "pass・アライン不一致"),
+    "fail": ("fail (or softfail, error…)", "fail (softfail・エラー等)"),
+    "none": ("no SPF result", "SPF 結果なし"),
+}
+_FLOW_DMARC = {"pass": ("pass", "合格 (pass)"), "fail": ("fail", "不合格 (fail)")}
+_FLOW_VERDICTS = {
+    "both_pass": ("both pass", "双方 pass"),
+    "only_ours_pass": ("pass by our reading only", "本調査のみ pass"),
+    "only_receiver_pass": ("pass by the receiver only", "受信側のみ pass"),
+    "both_fail": ("both fail", "双方 fail"),
+}
+_FLOW_DISPOSITION = {
+    "none": ("none (delivered)", "none (配送)"),
+    "pass": ("pass (RFC 9990)", "pass (RFC 9990)"),
+    "quarantine": ("quarantine", "quarantine (隔離)"),
+    "reject": ("reject", "reject (拒否)"),
+}
+
 #: Colour family → category key → (English, Japanese) label.
 CATEGORY_TEXT: dict[str, dict[str, Pair]] = {
     "type": _TYPES,
@@ -64,6 +90,11 @@ CATEGORY_TEXT: dict[str, dict[str, Pair]] = {
     "report": _REPORT,
     "all": _ALL,
     "vendor": _VENDOR,
+    "flow_dkim": _FLOW_DKIM,
+    "flow_spf": _FLOW_SPF,
+    "flow_dmarc": _FLOW_DMARC,
+    "flow_verdicts": _FLOW_VERDICTS,
+    "flow_disposition": _FLOW_DISPOSITION,
 }
 
 _DMARC: dict[str, Pair] = {

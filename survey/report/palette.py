@@ -70,6 +70,26 @@ COLOURS: dict[str, str] = {
     "problem:warning": YELLOW,
     "count:resolved": BLUE,
     "count:unresolved": UNRESOLVED,
+    # mail flows: the author's own signature or an aligned pass as a valid record (green),
+    # failures vermillion, nothing grey
+    "flow_dkim:self": BLUISH_GREEN,
+    "flow_dkim:third_party": BLUE,
+    "flow_dkim:fail": VERMILLION,
+    "flow_dkim:unsigned": NOTHING,
+    "flow_spf:aligned": BLUISH_GREEN,
+    "flow_spf:unaligned": SKY_BLUE,
+    "flow_spf:fail": VERMILLION,
+    "flow_spf:none": NOTHING,
+    "flow_dmarc:pass": BLUISH_GREEN,
+    "flow_dmarc:fail": VERMILLION,
+    "flow_verdicts:both_pass": BLUISH_GREEN,
+    "flow_verdicts:only_ours_pass": ORANGE,
+    "flow_verdicts:only_receiver_pass": SKY_BLUE,
+    "flow_verdicts:both_fail": VERMILLION,
+    "flow_disposition:none": ORANGE,  # delivered as p=none asks: as the policy none
+    "flow_disposition:pass": BLUISH_GREEN,
+    "flow_disposition:quarantine": BLUE,  # as the policy quarantine
+    "flow_disposition:reject": REDDISH_PURPLE,
 }
 #: Categories drawn hatched (bars) or dashed (lines) besides their colour.
 SAMPLED = frozenset({"policy:quarantine_pct", "policy:reject_pct"})
@@ -92,6 +112,14 @@ FAMILY: dict[str, str] = {
     "ruf_other": "vendor",
     "dmarc_problems": "problem",
     "spf_problems": "problem",
+    "flow_dkim": "flow_dkim",
+    "flow_spf": "flow_spf",
+    "flow_dmarc": "flow_dmarc",
+    "flow_dmarc_reported": "flow_verdicts",
+    "flow_disposition": "flow_disposition",
+    "flow_services": "vendor",
+    "flow_signers": "vendor",
+    "flow_policy": "policy",
 }
 #: Lines of open categories (vendors over time): Okabe–Ito without the colour of `self`, and
 #: without yellow (a thin line of it is faint on white).

@@ -115,6 +115,33 @@ TITLES: dict[str, dict[str, str]] = {
     "spf_problems": {"en": "SPF record mistakes", "ja": "SPF レコードの誤りと警告"},
     "spf_all": {"en": "SPF all qualifier", "ja": "SPF の all 修飾子"},
     "domain_counts": {"en": "Domains per snapshot", "ja": "スナップショットごとのドメイン数"},
+    "flow_dkim": {
+        "en": "DKIM: signed by the author's domain or a third party",
+        "ja": "DKIM 署名: 自ドメイン・第三者・失敗・署名なし",
+    },
+    "flow_spf": {"en": "SPF of the MAIL FROM domain", "ja": "SPF (MAIL FROM ドメイン)"},
+    "flow_dmarc": {"en": "DMARC pass rate", "ja": "DMARC 合格率"},
+    "flow_dmarc_reported": {
+        "en": "DMARC: our reading and the receivers' verdicts",
+        "ja": "DMARC: 本調査の判定と受信側の判定",
+    },
+    "flow_disposition": {
+        "en": "What receivers did (disposition)",
+        "ja": "受信側の処置 (disposition)",
+    },
+    "flow_services": {"en": "Third-party signing services", "ja": "第三者署名のサービス"},
+    "flow_signers": {
+        "en": "Top third-party signers (d= organization)",
+        "ja": "第三者署名の署名組織 (d=) 上位",
+    },
+    "flow_policy": {
+        "en": "Mail by the From domain's DMARC policy (DNS)",
+        "ja": "From ドメインの DMARC ポリシー別 (DNS)",
+    },
+    "flow_counts": {
+        "en": "Messages per flow snapshot",
+        "ja": "フロースナップショットごとの流通数",
+    },
 }
 TOP_BY_TEXT = {
     "en": {"rank": "rank", "volume": "volume"},

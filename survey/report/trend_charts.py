@@ -76,13 +76,27 @@ def trend_notes_of(name: str, table: pd.DataFrame, lang: Lang, *, bare: bool = F
     return trend_notes(name, ticks, lang)
 
 
-def draw_trend(name: str, table: pd.DataFrame, lang: Lang = "en", *, bare: bool = False) -> Figure:
-    """A trend table (one row per snapshot and category) as lines of share over time."""
+def draw_trend(
+    name: str,
+    table: pd.DataFrame,
+    lang: Lang = "en",
+    *,
+    bare: bool = False,
+    facts: str | None = None,
+    note: str | None = None,
+) -> Figure:
+    """A trend table (one row per snapshot and category) as lines of share over time.
+    `facts` and `note` replace the line under the title and the notes (the flow trend's; the
+    note on left-out points stays)."""
     with matplotlib.rc_context(chart_rc(lang)):
         figure = new_figure(bare)
         ticks = _trend_ticks(figure, table, lang)
-        band = frame(figure, title_of(name, table.attrs, lang), trend_subtitle(table, lang),
-                     trend_notes(name, ticks, lang), bare)  # fmt: skip
+        notes = trend_notes(name, ticks, lang)
+        if note is not None:  # in place of the shares-past-100% note; the points' note stays
+            kept = [text for text in notes if text != UI_TEXT[lang]["sum_past_100"]]
+            notes = [note, *kept] if note else kept
+        line = trend_subtitle(table, lang) if facts is None else facts
+        band = frame(figure, title_of(name, table.attrs, lang), line, notes, bare)
         axes = figure.add_subplot()
         if ticks is None:
             _no_data(axes, lang)
