@@ -17,8 +17,9 @@ from PIL import Image
 from snapshot_factory import SAMPLE, later_sample, write_snapshot
 from test_tally import NAMING
 
-from survey.report import charts, tally
+from survey.report import charts, labels, tally
 from survey.report.charts import Lang
+from survey.report.labels import PROBLEM_LABELS
 from survey.report.trend import trend
 from survey.store.snapshot import Snapshot
 
@@ -135,6 +136,21 @@ def test_japanese_category_labels(rendered: tuple[Lang, dict[str, Figure], list[
     )
 
 
+def test_problem_charts_show_labels_not_codes(
+    rendered: tuple[Lang, dict[str, Figure], list[Path]],
+) -> None:
+    lang, drawn, _ = rendered
+    for name in ("dmarc_problems", "spf_problems"):
+        for by in ("domains", "volume"):
+            axes = drawn[f"{name}_{by}"].axes[0]
+            ticks = [t.get_text() for t in axes.get_yticklabels()]
+            assert ticks, (name, by)
+            codes = {str(code) for codes in PROBLEM_LABELS.values() for code in codes}
+            assert not codes & set(ticks), (name, by, ticks)
+            labelled = {labels.category_label(name, code, lang) for code in codes}
+            assert set(ticks) <= labelled, (name, by, ticks)
+
+
 @pytest.mark.parametrize(
     ("tables", "key"),
     [(("types", "types_top"), "A"), (("policy_p", "policy_effective", "policy_sp"), "reject")],
@@ -153,6 +169,13 @@ def test_missing_glyph_is_caught(snapshot_tables: dict[str, pd.DataFrame], tmp_p
     table = snapshot_tables["rua_vendors_domains"].copy()
     table.loc[0, "vendor"] = "\ue000 vendor"  # private use: in no font
     figure = charts.draw_table("rua_vendors", table, LABEL, "ja")
+    # Text from the Internet is drawn with what the fonts have: a replacement character, no tofu.
+    assert "\ufffd vendor" in [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        charts.save(figure, tmp_path / "replaced", ("png",))
+    # and a glyph missing from our own words would still fail the rendering fixture.
+    figure.text(0.5, 0.5, "\ue000")
     with pytest.warns(UserWarning, match="missing from font"):
         charts.save(figure, tmp_path / "tofu", ("png",))
 

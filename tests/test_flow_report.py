@@ -317,7 +317,11 @@ def test_cli_reports_a_flow_snapshot(
 
 @pytest.mark.parametrize(
     ("extra", "message"),
-    [(["--top", "5"], "--top applies to DNS snapshots"), (["--lang", "fr"], "--lang")],
+    [
+        (["--top", "5"], "--top applies to DNS snapshots"),
+        (["--lang", "fr"], "--lang"),
+        (["--pptx"], "--pptx makes the deck of a DNS snapshot's report"),
+    ],
 )
 def test_cli_refuses_options_a_flow_report_has_not(
     snapshot: FlowSnapshot, tmp_path: Path, monkeypatch, capsys, extra: list[str], message: str

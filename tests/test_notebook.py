@@ -48,7 +48,8 @@ def test_explore_notebook_runs(two_snapshots: Path, monkeypatch: pytest.MonkeyPa
     client.execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    # A print may arrive in several chunks ("… table:", " True\n"): each keeps its own line ends.
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "2 snapshot(s)" in text and "domains publish p=monitor" in text
     assert "SQL agrees with the report's table: True" in text
     assert "('2026-10', '2026-11')" in text

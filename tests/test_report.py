@@ -14,6 +14,7 @@ from test_tally import NAMING
 
 from survey.errors import InputError, SnapshotError
 from survey.report import write as report
+from survey.report.labels import category_label
 
 LINK = re.compile(r"\]\(([^)]+)\)")
 
@@ -80,6 +81,18 @@ def test_csv_defuses_formulas(english: Path) -> None:
         "'+all",
     ]
     assert read_csv(tables / "types_domains.csv")[0] == {"type": "A", "count": "3", "share": "0.3"}
+
+
+def test_problem_tables_show_labels_and_keep_codes(english: Path) -> None:
+    """The CSV keeps the code and has its label beside it; report.md shows the label with the
+    code after it (to find it in the README and the CSV)."""
+    rows = read_csv(english.parent / "tables" / "dmarc_problems_domains.csv")
+    assert list(rows[0])[:2] == ["code", "label"]
+    for row in rows:
+        assert row["label"] == category_label("dmarc_problems", row["code"], "en")
+        assert row["label"] != row["code"]
+    row = next(r for r in rows if r["code"] == "p_invalid")
+    assert f"| {row['label']} (p\\_invalid) |" in english.read_text(encoding="utf-8")
 
 
 def test_markdown_escapes_record_text(english: Path) -> None:

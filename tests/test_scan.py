@@ -23,7 +23,9 @@ from survey.lab.compare import (
     snapshot_rows,
 )
 from survey.scan.pipeline import ScanOptions, run_scan
+from survey.scan.retry import RetryOptions, run_retry
 from survey.schema.columns import ARROW_SCHEMA, values_outside_schema
+from survey.store.manifest import unresolved_rows
 from survey.store.snapshot import Snapshot
 
 pytestmark = pytest.mark.knot
@@ -70,12 +72,24 @@ def lab_scan_aiodns(knot_lab, tmp_path_factory):
         chunk_size=4_000,
     )
     summary = run_scan(options)
-    return summary, Snapshot.open(summary.folder)
+    # c-ares times a try out on its own latency estimate (250 ms at least), which a loaded
+    # machine exceeds now and then; as a user would, ask such domains again. A systematic
+    # failure stays unresolved and shows below.
+    asked_again = len(unresolved_domains(summary.folder))
+    if asked_again:
+        summary = run_retry(RetryOptions(summary.folder, options.resolver))
+    return summary, Snapshot.open(summary.folder), asked_again
+
+
+def unresolved_domains(folder) -> list[str]:
+    table = Snapshot.open(folder).to_table(None)
+    return table.filter(unresolved_rows(table)).column("domain").to_pylist()
 
 
 def test_scan_with_aiodns_reproduces_every_expected_verdict(knot_lab, lab_scan_aiodns) -> None:
-    summary, snapshot = lab_scan_aiodns
+    summary, snapshot, asked_again = lab_scan_aiodns
     assert summary.status == "complete"
+    assert asked_again <= snapshot.manifest["rows"] // 1000, "more than a stray timeout"
     assert snapshot.manifest["resolver"]["client"] == "aiodns"
     assert snapshot.manifest["rows"] == len(expected_rows(knot_lab.folder))
     measured = tuple(c for c in COMPARED if c not in NOT_MEASURED_BY_AIODNS)

@@ -2,7 +2,8 @@
 
 Generates a lab zone, serves it on 127.0.0.1 (dnslib), scans it into a snapshot, then does the
 same for the lab's "next month" (some domains moved from none to reject, new vendors, fixed
-mistakes), and writes the report of the later snapshot and the trend over both.
+mistakes), and writes the report of the later snapshot and the trend over both, each with its
+slide deck.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def run_demo(
         say(f"lab {label}: {domains} domains generated in {lab}")
         summaries.append(_scan_served_lab(lab, snapshots, label, progress))
         say(f"snapshot {label}: {summaries[-1].status}, {summaries[-1].manifest['rows']} rows")
-    report = write_report(summaries[-1].folder, out / "report", lang=lang)
-    trend = write_trend(snapshots, out / "trend", lang=lang)
+    report = write_report(summaries[-1].folder, out / "report", lang=lang, pptx=True)
+    trend = write_trend(snapshots, out / "trend", lang=lang, pptx=True)
     return DemoResult(snapshots, report, trend, tuple(summaries))
 
 

@@ -314,6 +314,15 @@ def check(
             typer.echo(render_text(result))
 
 
+PptxOpt = Annotated[
+    bool, typer.Option("--pptx", help="Also the slide deck report.pptx (16:9, a chart a slide).")
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(help="The source note under every slide (default: the scan and its date)."),
+]
+
+
 @app.command()
 def report(
     snapshot: Annotated[
@@ -332,6 +341,8 @@ def report(
     allow_incomplete: Annotated[
         bool, typer.Option(help="Report a snapshot whose scan did not complete.")
     ] = False,
+    pptx: PptxOpt = False,
+    source: SourceOpt = None,
     dns: Annotated[
         Path | None,
         typer.Option(
@@ -347,9 +358,11 @@ def report(
     target = out or Path("reports") / snapshot.name
     path = write_any_report(
         snapshot, target, lang=_lang(lang), top=top, formats=_formats(fmt),
-        allow_incomplete=allow_incomplete, dns=dns,
+        allow_incomplete=allow_incomplete, dns=dns, pptx=pptx, source=source,
     )  # fmt: skip
     typer.echo(f"report written: {path}")
+    if pptx:
+        typer.echo(f"deck written: {path.with_name('report.pptx')}")
 
 
 @app.command()
@@ -394,6 +407,8 @@ def trend(
     fmt: Annotated[
         str, typer.Option("--format", help="Chart formats, comma separated.")
     ] = "png,svg",
+    pptx: PptxOpt = False,
+    source: SourceOpt = None,
     watchlist: Annotated[
         Path | None,
         typer.Option(help="Also follow a watch list (CSV: domain, group, name) over the months."),
@@ -403,8 +418,13 @@ def trend(
     a folder of both gets both trends, the flow one in OUT/flows)."""
     from survey.report.flow_write import write_any_trends
 
-    for path in write_any_trends(snapshots, out, lang=_lang(lang), formats=_formats(fmt)):
+    written = write_any_trends(
+        snapshots, out, lang=_lang(lang), formats=_formats(fmt), pptx=pptx, source=source
+    )
+    for path in written:
         typer.echo(f"trend written: {path}")
+        if pptx and path.with_name("report.pptx").is_file():
+            typer.echo(f"deck written: {path.with_name('report.pptx')}")
     if watchlist is not None:
         from survey.report.watch_trend import watch_trend
 
@@ -430,6 +450,8 @@ def demo(
     typer.echo(f"snapshots: {result.snapshots}")
     typer.echo(f"report:    {result.report}")
     typer.echo(f"trend:     {result.trend}")
+    typer.echo(f"decks:     {result.report.with_name('report.pptx')}, "
+               f"{result.trend.with_name('report.pptx')}")  # fmt: skip
 
 
 def _lang(lang: str) -> str:

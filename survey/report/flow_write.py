@@ -160,7 +160,7 @@ def _section(
     figure = flow_charts.draw_flow_table(name, table, label, lang)
     files = charts.save(figure, out / CHARTS_DIR / stem, formats)
     csv = write_csv(table, out / TABLES_DIR / f"{stem}.csv")
-    block = _chart_block(out, files, charts.title_of(name, table.attrs, lang), lang, csv)
+    block = _chart_block(out, files, charts.title_of(name, table.attrs, lang), lang, [csv])
     unit = flow_charts.FLOW_TEXT[lang][f"unit_{by}"]
     n_line = FLOW_MD[lang]["n_line"].format(
         n=table.attrs["n"], unit=unit, total=table.attrs["total"]
@@ -223,7 +223,7 @@ def _trend_section(
     return [
         heading,
         "",
-        *_chart_block(out, files, title, lang, csv),
+        *_chart_block(out, files, title, lang, [csv]),
         *md_pivot(table, name, lang),
         "",
     ]
@@ -238,7 +238,7 @@ def _counts_section(
     csv = write_csv(table, out / TABLES_DIR / "flow_counts.csv")
     title = charts.TITLES["flow_counts"][lang]
     body = md_table(table.astype(object).where(table.notna(), None), "flow_counts", lang)
-    return [f"## {md_escape(title)}", "", *_chart_block(out, files, title, lang, csv), *body, ""]
+    return [f"## {md_escape(title)}", "", *_chart_block(out, files, title, lang, [csv]), *body, ""]
 
 
 def write_flow_trend(
@@ -270,17 +270,24 @@ def write_any_report(
     allow_incomplete: bool = False,
     *,
     dns: Path | str | None = None,
+    pptx: bool = False,
+    source: str | None = None,
 ) -> Path:
-    """The report of a DNS snapshot or of a flow snapshot, by what `folder` holds."""
+    """The report of a DNS snapshot or of a flow snapshot, by what `folder` holds; `pptx`,
+    `source`: the slide deck of a DNS report (`write_report`)."""
     if is_flow_snapshot(folder):
         if top is not None:
             raise InputError("--top applies to DNS snapshots; a flow report keeps its top signers")
+        if pptx:
+            raise InputError("--pptx makes the deck of a DNS snapshot's report; not of flows yet")
         return write_flow_report(folder, out_dir, lang, formats, allow_incomplete, dns=dns)
     if dns is not None:
         raise InputError(
             f"--dns joins a flow snapshot with a DNS snapshot; {folder} is no flow snapshot"
         )
-    return write_report(folder, out_dir, lang, top, formats, allow_incomplete)
+    return write_report(
+        folder, out_dir, lang, top, formats, allow_incomplete, pptx=pptx, source=source
+    )
 
 
 def write_any_trends(
@@ -288,17 +295,25 @@ def write_any_trends(
     out_dir: Path | str,
     lang: str = "en",
     formats: Iterable[str] = ("png", "svg"),
+    *,
+    pptx: bool = False,
+    source: str | None = None,
 ) -> list[Path]:
     """The trends of the snapshots under `snapshots`: of the DNS snapshots in `out_dir`, of
-    the flow snapshots in `out_dir` when there are only those, else in `out_dir/flows`."""
+    the flow snapshots in `out_dir` when there are only those, else in `out_dir/flows`.
+    `pptx`, `source`: the DNS trend's slide deck (`write_trend`); a flow trend has none yet."""
     flows, others = split_kinds(snapshots)
     if not flows:
-        return [write_trend(snapshots, out_dir, lang, formats)]
+        return [write_trend(snapshots, out_dir, lang, formats, pptx=pptx, source=source)]
+    if pptx and not others:
+        raise InputError("--pptx makes the deck of DNS snapshots' trend; not of flows yet")
     flow_out = Path(out_dir) / FLOWS_SUBDIR if others else Path(out_dir)
     written = [write_flow_trend(flows, snapshots, flow_out, lang, formats)]
     if others:
         try:
-            written.insert(0, write_trend(snapshots, out_dir, lang, formats))
+            written.insert(
+                0, write_trend(snapshots, out_dir, lang, formats, pptx=pptx, source=source)
+            )
         except SnapshotError as exc:  # the flow trend stands; say why there is no DNS one
             print(f"note: no DNS trend: {exc}", file=sys.stderr)
     return written

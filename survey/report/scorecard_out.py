@@ -17,8 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from survey.report import charts
-from survey.report.charts import Lang
+from survey.report import canvas
+from survey.report.labels import Lang
 from survey.report.scorecard import (
     CHECKS,
     COLOURS,
@@ -100,15 +100,15 @@ def draw_pages(
 
 
 def _page(rows: Sequence[ScoredDomain], title: str, subtitle: str, lang: Lang) -> Figure:
-    with matplotlib.rc_context(charts.chart_rc(lang)):
-        figure = charts.new_figure()
-        charts.header(figure, title, subtitle)
+    with matplotlib.rc_context(canvas.chart_rc(lang)):
+        figure = canvas.new_figure()
+        canvas.header(figure, title, subtitle)
         axes = figure.add_axes((0.03, 0.09, 0.94, 0.72))
         axes.set_xlim(0, 1)
         axes.set_ylim(len(rows) + 0.6, -0.3)
         axes.axis("off")
         _grid(axes, rows, lang)
-        figure.text(0.03, 0.035, LEGEND[lang], fontsize=16, color=charts.MUTED, va="center")
+        figure.text(0.03, 0.035, LEGEND[lang], fontsize=16, color=canvas.MUTED, va="center")
     return figure
 
 
@@ -138,7 +138,7 @@ def _cell(ax: Axes, row: int, column: int, cell: Cell, size: float, lang: Lang) 
     ax.add_patch(patch)
     words = CELL_WORDS.get(lang, {})
     text = f"{cell.mark} {_fit(words.get(cell.text, cell.text), 16)}".strip()
-    colour = TEXT_ON.get(state, charts.INK)
+    colour = TEXT_ON.get(state, canvas.INK)
     ax.text(left + 0.01, row, text, fontsize=size, va="center", color=colour)
 
 
@@ -150,7 +150,7 @@ def write_grid(figures: Sequence[Figure], out: Path, formats: Sequence[str]) -> 
     files: list[Path] = []
     for number, figure in enumerate(figures, start=1):
         stem = out / ("scorecard" if number == 1 else f"scorecard-{number}")
-        files += charts.save(figure, stem, formats)
+        files += canvas.save(figure, stem, formats)
     return files
 
 

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from pptx import Presentation
+from pptx.enum.text import MSO_AUTO_SIZE
 from pptx.oxml.ns import qn
 from pptx.text.text import TextFrame
 from pptx.util import Emu, Pt
 
+from survey.report.canvas import Ruler, wrap
 from survey.store.snapshot import write_atomically
 
 WIDTH, HEIGHT = Emu(12_192_000), Emu(6_858_000)  # 13.333 × 7.5 in: 16:9
@@ -31,6 +35,13 @@ FOOTER_HEIGHT = Emu(420_000)
 EAST_ASIAN_FONT = {"ja": "IPAexGothic"}
 LATIN_FONT = "DejaVu Sans"
 BLANK_LAYOUT = 6  # the default template's blank layout: every shape is placed by us
+EMU_PER_PT = 12_700
+INSET_X, INSET_Y = 91_440, 45_720  # a text box's default inner margins (0.1 in, 0.05 in)
+SAFETY = 0.08
+LINE_SPACING = 1.2  # a line's height over its font size, in both applications
+MIN_SIZE = 9.0
+_MEASURE = Figure(dpi=72)  # measures in points: one pixel a point at 72 dpi
+FigureCanvasAgg(_MEASURE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,8 @@ class Deck:
     summary: Sequence[Path]  # one or two PNGs shown side by side
     charts: Sequence[ChartSlide]
     lang: str = "en"
+    summary_subtitle: str = ""  # the summary's facts (n, unresolved); the deck's subtitle if none
+    summary_footer: str = ""
 
 
 def write_deck(deck: Deck, path: Path) -> Path:
@@ -59,7 +72,8 @@ def write_deck(deck: Deck, path: Path) -> Path:
     presentation.slide_width, presentation.slide_height = WIDTH, HEIGHT
     _title_slide(presentation, deck)
     if deck.summary:
-        summary = ChartSlide(deck.summary_title, deck.subtitle, deck.summary[0])
+        facts = deck.summary_subtitle or deck.subtitle
+        summary = ChartSlide(deck.summary_title, facts, deck.summary[0], deck.summary_footer)
         _pictures_slide(presentation, summary, deck.summary, deck.lang)
     for chart in deck.charts:
         _pictures_slide(presentation, chart, (chart.image,), deck.lang)
@@ -98,17 +112,38 @@ def _pictures_slide(
 
 
 def _text(slide: Any, text: str, box: tuple[int, int, int, int], size: int, lang: str) -> None:
-    """A text box at `box` (left, top, width, height in EMU), wrapped, in `size` points."""
+    """A text box at `box` (left, top, width, height in EMU), wrapped, in `size` points or less:
+    as large as lets the wrapped text fit the box (see `fitted_size`)."""
     shape = slide.shapes.add_textbox(*(Emu(value) for value in box))
     frame: TextFrame = shape.text_frame
     frame.word_wrap = True
+    frame.auto_size = MSO_AUTO_SIZE.NONE
     frame.text = text
+    points = fitted_size(text, box[2], box[3], size, lang)
     for paragraph in frame.paragraphs:
         for run in paragraph.runs:
-            run.font.size = Pt(size)
+            run.font.size = Pt(points)
             run.font.name = LATIN_FONT
             if lang in EAST_ASIAN_FONT:
                 _east_asian(run, EAST_ASIAN_FONT[lang], lang)
+
+
+def fitted_size(text: str, width: int, height: int, size: float, lang: str) -> float:
+    """The largest size from `size` down to MIN_SIZE (points, by halves) at which `text`, wrapped
+    as a slide application wraps it, fits a text box of `width` x `height` EMU (inner margins and
+    a safety share off: LibreOffice and PowerPoint measure a little differently from matplotlib)."""
+    room_pt = (width - 2 * INSET_X) / EMU_PER_PT * (1 - SAFETY)
+    height_pt = (height - 2 * INSET_Y) / EMU_PER_PT
+    while size > MIN_SIZE:
+        if _lines(text, room_pt, size, lang) * size * LINE_SPACING <= height_pt:
+            return size
+        size -= 0.5
+    return MIN_SIZE
+
+
+def _lines(text: str, room_pt: float, size: float, lang: str) -> int:
+    ruler = Ruler(_MEASURE, size, [LATIN_FONT, *EAST_ASIAN_FONT.values()])
+    return sum(len(wrap(line, room_pt, ruler).split("\n")) for line in text.split("\n"))
 
 
 def _east_asian(run: Any, font: str, lang: str) -> None:

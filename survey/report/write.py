@@ -3,9 +3,12 @@ chart above its table.
 
     <out>/report.md
     <out>/charts/<table>_<by>.png|svg     (by = domains | volume)
-    <out>/tables/<table>_<by>.csv
+    <out>/tables/<table>_<by>.csv         (problem tables: `label` beside `code`)
+    <out>/summary/types_stack.png|svg     (types A–F as stacked 100% bars, both units)
+    <out>/report.pptx, <out>/slides/*.png (with `pptx=True`: the deck, `survey.report.deck`)
 
-A trend folder has the same layout, with trend tables (`<name>_<by>`) and `domain_counts`.
+A trend folder has the same layout, with trend tables (`<name>_<by>`) and `domain_counts`, and
+the stacked types of its first and last snapshot.
 Record text from the Internet is untrusted: CSV cells that a spreadsheet would run as a formula
 are defused, and Markdown cells are escaped so a record cannot break the table or inject HTML.
 """
@@ -23,7 +26,10 @@ import pandas as pd
 from survey.errors import InputError, SnapshotError
 from survey.report import charts
 from survey.report.charts import Lang
+from survey.report.deck import report_deck, trend_deck
 from survey.report.dkim_trend import dkim_trend_tables
+from survey.report.labels import CODES_OF_TABLE, category_label
+from survey.report.stack import Column, stack_columns, trend_columns
 from survey.report.tallies import Options, tally_snapshot
 from survey.report.tally import By, HostNaming, TopBy
 from survey.report.trend import Trend, trend
@@ -31,6 +37,7 @@ from survey.store.snapshot import Snapshot
 
 FORMATS = ("png", "svg", "pdf")
 CHARTS_DIR = "charts"
+SUMMARY_DIR = "summary"  # figures of several tables: charts/ keeps one chart a table
 TABLES_DIR = "tables"
 REPORT = "report.md"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -109,6 +116,17 @@ def write_csv(table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def with_labels(table: pd.DataFrame, name: str, lang: Lang) -> pd.DataFrame:
+    """A problem table with each code's label beside it (column `label`, after `code`), as the
+    chart shows it; other tables as they are."""
+    if name not in CODES_OF_TABLE or "code" not in table.columns:
+        return table
+    labelled = table.copy()
+    words = [category_label(name, str(code), lang) for code in table["code"]]
+    labelled.insert(list(table.columns).index("code") + 1, "label", words)
+    return labelled
+
+
 def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     unknown = [f for f in chosen if f not in FORMATS]
@@ -155,6 +173,8 @@ def _md_cell(column: str, value: Any, name: str, lang: Lang, first: bool) -> str
     if pd.api.types.is_number(value):
         return f"{int(cast(float, value)):,}"
     text = charts.category_label(name, str(value), lang) if first else str(value)
+    if first and name in CODES_OF_TABLE:
+        text = f"{text} ({value})"  # the code, to find it in the README and the CSV
     return md_escape(text)
 
 
@@ -189,16 +209,18 @@ def _section(
     stem = f"{name}_{by}"
     figure = charts.draw_table(name, table, label, lang)
     files = charts.save(figure, out / CHARTS_DIR / stem, formats)
-    csv = write_csv(table, out / TABLES_DIR / f"{stem}.csv")
-    block = _chart_block(out, files, charts.title_of(name, table.attrs, lang), lang, csv)
+    csv = write_csv(with_labels(table, name, lang), out / TABLES_DIR / f"{stem}.csv")
+    block = _chart_block(out, files, charts.title_of(name, table.attrs, lang), lang, [csv])
     n_line = MD_TEXT[lang]["n_line"].format(**{str(k): v for k, v in table.attrs.items()})
     return [*block, n_line, "", *md_table(table, name, lang), ""]
 
 
-def _chart_block(out: Path, files: Sequence[Path], title: str, lang: Lang, csv: Path) -> list[str]:
+def _chart_block(
+    out: Path, files: Sequence[Path], title: str, lang: Lang, csvs: Sequence[Path]
+) -> list[str]:
     shown = next((f for f in files if f.suffix in (".png", ".svg")), None)
     links = [f"[{f.suffix[1:].upper()}]({f.relative_to(out).as_posix()})" for f in files]
-    links.append(f"[{MD_TEXT[lang]['csv']}]({csv.relative_to(out).as_posix()})")
+    links += [f"[{MD_TEXT[lang]['csv']}]({csv.relative_to(out).as_posix()})" for csv in csvs]
     image = [f"![{md_escape(title)}]({shown.relative_to(out).as_posix()})", ""] if shown else []
     return [*image, " · ".join(links), ""]
 
@@ -237,12 +259,15 @@ def write_report(
     *,
     top_by: TopBy | None = None,
     naming: HostNaming | None = None,
+    pptx: bool = False,
+    source: str | None = None,
 ) -> Path:
     """Write the report of one snapshot into `out_dir`; returns the path of its report.md.
 
     `top`: also the type table of the first `top` domains, by rank (`top_by`, default rank when
     the input has ranks, else volume). `naming`: how to name report hosts for the `other`
-    destinations tables (default: the project's vendor table and public suffix list)."""
+    destinations tables (default: the project's vendor table and public suffix list). `pptx`:
+    also the slide deck `report.pptx`, its footers naming `source` (default: the scan)."""
     language, chosen = check_lang(lang), _check_formats(formats)
     snapshot = open_for_report(snapshot_folder, allow_incomplete)
     options = Options(top, top_by, naming or default_naming())
@@ -261,8 +286,31 @@ def write_report(
         for by, tables in by_mode.items():
             lines += ["", f"### {words[by]}", ""]
             lines += _section(out, name, by, tables[name], snapshot.label, language, chosen)
+        if name == "types":
+            columns = stack_columns({by: t["types"] for by, t in by_mode.items()})
+            lines += _stack_section(out, columns, snapshot.label, language, chosen)
     lines += _dkim_sections(snapshot, out, language, chosen)
-    return _write_md(out, lines)
+    md = _write_md(out, lines)
+    if pptx:
+        report_deck(out, snapshot, by_mode, language, source)
+    return md
+
+
+def _stack_section(
+    out: Path,
+    columns: Sequence[Column],
+    label: str,
+    lang: Lang,
+    formats: Sequence[str],
+) -> list[str]:
+    """The types A–F as stacked 100% bars, linked to the types tables they show."""
+    (out / SUMMARY_DIR).mkdir(exist_ok=True)
+    figure = charts.draw_types_stack(columns, label, lang)
+    files = charts.save(figure, out / SUMMARY_DIR / "types_stack", formats)
+    units = dict.fromkeys(column.by for column in columns)
+    csvs = [out / TABLES_DIR / f"types_{by}.csv" for by in units]
+    title = charts.TITLES["types_stack"][lang]
+    return [f"## {md_escape(title)}", "", *_chart_block(out, files, title, lang, csvs)]
 
 
 def _dkim_sections(snapshot: Snapshot, out: Path, lang: Lang, formats: Sequence[str]) -> list[str]:
@@ -314,7 +362,7 @@ def _trend_section(
     csv = write_csv(table, out / TABLES_DIR / f"{key}.csv")
     title = charts.title_of(name, table.attrs, lang)
     heading = f"## {md_escape(title)}: {MD_TEXT[lang][by]}"
-    block = _chart_block(out, files, title, lang, csv)
+    block = _chart_block(out, files, title, lang, [csv])
     return [heading, "", *block, *md_pivot(table, name, lang), ""]
 
 
@@ -327,7 +375,7 @@ def _counts_section(
     csv = write_csv(table, out / TABLES_DIR / "domain_counts.csv")
     title = charts.TITLES["domain_counts"][lang]
     body = md_table(table.astype(object).where(table.notna(), None), "domain_counts", lang)
-    return [f"## {md_escape(title)}", "", *_chart_block(out, files, title, lang, csv), *body, ""]
+    return [f"## {md_escape(title)}", "", *_chart_block(out, files, title, lang, [csv]), *body, ""]
 
 
 def write_trend(
@@ -335,9 +383,13 @@ def write_trend(
     out_dir: Path | str,
     lang: str = "en",
     formats: Iterable[str] = ("png", "svg"),
+    *,
+    pptx: bool = False,
+    source: str | None = None,
 ) -> Path:
     """Write the trend over every complete snapshot under `snapshots_folder` into `out_dir`;
-    returns the path of its report.md. Skipped snapshots are noted on stderr and in report.md."""
+    returns the path of its report.md. Skipped snapshots are noted on stderr and in report.md.
+    `pptx`: also the slide deck `report.pptx`, its footers naming `source`."""
     language, chosen = check_lang(lang), _check_formats(formats)
     result: Trend = trend(snapshots_folder)
     dkim_tables, dkim_notes = dkim_trend_tables(snapshots_folder, result.labels)
@@ -351,7 +403,13 @@ def write_trend(
     if result.notes:
         lines += [f"## {words['notes']}", "", *(f"- {md_escape(n)}" for n in result.notes), ""]
     lines += _counts_section(out, result.tables["domain_counts"], language, chosen)
+    span = f"{result.labels[0]} – {result.labels[-1]}"
+    columns = trend_columns(result.tables, result.labels)
+    lines += _stack_section(out, columns, span, language, chosen)
     for key, table in result.tables.items():
         if key != "domain_counts" and not table.empty:
             lines += _trend_section(out, key, table, language, chosen)
-    return _write_md(out, lines)
+    md = _write_md(out, lines)
+    if pptx:
+        trend_deck(out, result, language, source)
+    return md
