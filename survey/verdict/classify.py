@@ -21,7 +21,7 @@ from survey.verdict.authorization import external_hosts as external_hosts
 from survey.verdict.policy import DomainLookups, Policy, discover_policy
 from survey.verdict.row import TYPE_OF, Verdict
 from survey.verdict.spf import judged_spf
-from survey.verdict.treewalk import existence, judge_walk
+from survey.verdict.treewalk import existence, own_step, walk_columns
 from survey.verdict.vendors import VendorTable
 
 
@@ -53,9 +53,9 @@ def classify(
             if auth:
                 warnings = tuple(sorted({*warnings, *auth}))
     report_kind, dmarc_lookup, org_lookup, record_count = policy.late_columns
-    walk = judge_walk(
-        lookups.domain, (lookups.dmarc, *(lookups.walk or ())), existence(lookups.spf)
-    )
+    answers = (lookups.dmarc, *(lookups.walk or ()))
+    own = own_step(policy.own_records) if policy.own_records else None
+    walk = walk_columns(lookups.domain, answers, existence(lookups.spf), own)
     row: tuple[Any, ...] = (  # by position, in field order (keywords cost more than the rest)
         lookups.domain,
         lookups.org_domain,
@@ -74,7 +74,7 @@ def classify(
         org_lookup,
         record_count,
         spf.count,
-        *walk.columns,  # dmarc9989_status … dmarc9989_warnings
+        *walk,  # dmarc9989_status … dmarc9989_warnings
     )
     return Verdict(*row)
 
