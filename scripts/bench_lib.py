@@ -188,7 +188,7 @@ def median(values: Sequence[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class DomainQuestions:
-    """The TXT questions `survey scan` asks for one domain, phase by phase (DESIGN.md)."""
+    """The TXT questions `survey scan` asks for one domain, phase by phase (scan/scanner.py)."""
 
     domain: str
     org_question: str | None  # `_dmarc.<org>`, only where the scan asks it (first time a run)
@@ -208,7 +208,7 @@ def questions_from_snapshot(parts: Path) -> Iterator[DomainQuestions]:
     expected verdicts first): the org question where `dmarc_org_lookup` is set, once per
     organizational domain as the scan's per-run cache does; §7.1 names for external hosts."""
     from survey.verdict import psl
-    from survey.verdict.classify import authorization_name, external_hosts
+    from survey.verdict.authorization import authorization_name, external_hosts
 
     columns = [
         "domain",

@@ -5,7 +5,9 @@ loopback port and measures, side by side in one run, `--reps` times each:
 
   (a) floor       the scan's own questions through a bare aiodns loop (scripts/bench_floor.py)
   (a2) pool       the same questions through the survey's own resolver pool, nothing else
+  (a3) dnspython  the same questions through a bare dnspython asyncio loop
   (b) scan        `survey scan` end to end: questions, parsing, classification, Parquet
+  (b2) scan       the same with `--dns-client aiodns`: c-ares behind the survey's pool
   (c) dnsperf     the server's ceiling, asked the same questions
   (d) checkdmarc  DMARC + SPF checks of 2,000 of the domains (its own venv)
 
@@ -53,14 +55,16 @@ from bench_lib import (
 )
 from bench_profile import profile_scan
 
-from survey.dns.pool import EVENT_LOOP_VARIABLE, ResolverSettings
-from survey.lab.compare import column_differences
+from survey.dns.loop import EVENT_LOOP_VARIABLE
+from survey.dns.settings import ResolverSettings
+from survey.lab.compare import COMPARED, NOT_MEASURED_BY_AIODNS, column_differences
 from survey.lab.generate import WORDS, generate_lab
 from survey.lab.knot import KnotServer, knotd_path
 from survey.scan.pipeline import DEFAULT_CHUNK_SIZE, default_workers
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOORS = {"aiodns": "a floor", "pool": "a2 pool"}
+FLOORS = {"aiodns": "a floor", "pool": "a2 pool", "dnspython": "a3 dnspython"}
+AIODNS_SCAN = "b2 scan aiodns"
 SCRIPTS = ROOT / "scripts"
 
 
@@ -138,9 +142,9 @@ def scan(
     return measured, folder
 
 
-def compare_with_expected(folder: Path, lab_dir: Path) -> int:
+def compare_with_expected(folder: Path, lab_dir: Path, columns: tuple[str, ...] = COMPARED) -> int:
     """Domains whose verdict differs from the lab's truth (0 when all agree), with a sample."""
-    differences = column_differences(folder, lab_dir)
+    differences = column_differences(folder, lab_dir, columns)
     for column, rows in differences.items():
         domain, got, want = rows[0]
         say(f"{column}: {len(rows)} rows differ, e.g. {got!r} vs {want!r} at {domain}")
@@ -236,7 +240,7 @@ def _outcomes_text(runs: list[Measured]) -> str:
 
 def table(results: dict[str, list[Measured]], reps: int) -> str:
     lines = [
-        f"{'client':<13} {'domains/s':>10} {'queries/s':>10} {'CPU s/1k dom':>12} "
+        f"{'client':<15} {'domains/s':>10} {'queries/s':>10} {'CPU s/1k dom':>12} "
         f"{'peak RSS MB':>11} {'work s':>7}  outcomes (last run)",
     ]
     for name, runs in results.items():
@@ -245,7 +249,7 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
         cpu = f"{s['cpu']:.3f}" if runs[0].cpu else "-"
         rss = f"{s['rss']:.0f}" if runs[0].peak_rss_mb else "-"
         lines.append(
-            f"{name:<13} {dps:>10} {s['queries/s']:>10,.0f} {cpu:>12} {rss:>11} "
+            f"{name:<15} {dps:>10} {s['queries/s']:>10,.0f} {cpu:>12} {rss:>11} "
             f"{s['elapsed']:>7.1f}  {_outcomes_text(runs)}"
         )
     a, b = _summary(results["a floor"]), _summary(results["b scan"])
@@ -255,6 +259,19 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
         a2 = _summary(results["a2 pool"])
         ratio = b["domains/s"] / a2["domains/s"]
         lines.append(f"  b/a2 (scan / own pool, domains/s)    {ratio:.3f}")
+        if "a3 dnspython" in results:
+            a3 = _summary(results["a3 dnspython"])
+            lines.append(
+                f"  a2/a3 (own pool / dnspython)         {a2['domains/s'] / a3['domains/s']:.2f}"
+            )
+            lines.append(
+                f"  a2/a (own pool / aiodns)             {a2['domains/s'] / a['domains/s']:.2f}"
+            )
+    if AIODNS_SCAN in results:
+        b2 = _summary(results[AIODNS_SCAN])
+        lines.append(
+            f"  b/b2 (scan / scan with aiodns)       {b['domains/s'] / b2['domains/s']:.3f}"
+        )
     if "c dnsperf" in results:
         c = _summary(results["c dnsperf"])
         ratio = b["queries/s"] / c["queries/s"]
@@ -397,7 +414,9 @@ def main() -> None:
     results: dict[str, list[Measured]] = {
         "a floor": [],
         "a2 pool": [],
+        "a3 dnspython": [],
         "b scan": [],
+        AIODNS_SCAN: [],
         "c dnsperf": [],
     }
     if python_cd:
@@ -424,6 +443,20 @@ def main() -> None:
                 )
             measured.questions = count
             results["b scan"].append(measured)
+            shutil.rmtree(folder / "domains", ignore_errors=True)
+            say(f"run {rep}/{args.reps}: (b2) survey scan --dns-client aiodns")
+            measured, folder = scan(
+                lab_dir / "domains.csv",
+                out,
+                f"bench-aiodns-{rep}",
+                ns,
+                [*args.scan_arg, "--dns-client", "aiodns"],
+                log,
+            )
+            measured_by_aiodns = tuple(c for c in COMPARED if c not in NOT_MEASURED_BY_AIODNS)
+            mismatches.append(compare_with_expected(folder, lab_dir, measured_by_aiodns))
+            measured.name, measured.questions = AIODNS_SCAN, count
+            results[AIODNS_SCAN].append(measured)
             shutil.rmtree(folder / "domains", ignore_errors=True)
             for client, row in FLOORS.items():
                 say(f"run {rep}/{args.reps}: ({row.split()[0]}) {client} floor")

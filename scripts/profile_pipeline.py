@@ -36,6 +36,7 @@ FIXED_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def record(lab: Path, out: Path) -> None:
     from survey.dns import pool as resolver
+    from survey.dns.settings import ResolverSettings
     from survey.input.stream import read_domains
     from survey.lab.knot import KnotServer
     from survey.scan.pipeline import ScanOptions, run_scan
@@ -52,7 +53,7 @@ def record(lab: Path, out: Path) -> None:
 
     resolver.ResolverPool.txt = recording_txt  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp, KnotServer(lab) as knot:
-        settings = resolver.ResolverSettings(nameservers=(f"127.0.0.1:{knot.port}",))
+        settings = ResolverSettings(nameservers=(f"127.0.0.1:{knot.port}",))
         options = ScanOptions(lab / "domains.csv", Path(tmp), "rec", resolver=settings)
         summary = run_scan(options)
         print("scan:", summary.status, file=sys.stderr)
@@ -109,7 +110,7 @@ class _GcClock:
 def replay_once(data: Path, profile: Path | None, keep: Path | None) -> dict[str, float]:
     import pyarrow as pa
 
-    from survey.dns.pool import run
+    from survey.dns.loop import run
     from survey.scan.scanner import DomainScanner, scan_chunk, verdicts_to_table
     from survey.store.snapshot import SnapshotWriter
     from survey.verdict import psl

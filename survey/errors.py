@@ -24,3 +24,7 @@ class ResolverError(SurveyError):
 
 class LabError(SurveyError):
     """The offline lab cannot generate or serve its zone."""
+
+
+class ClusterError(SurveyError):
+    """The Dask cluster a scan runs on cannot be reached, has no usable worker, or was lost."""

@@ -56,3 +56,53 @@ def knot_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedLab]:
     generate_lab(LAB_DOMAINS, folder, seed=7)
     with KnotServer(folder) as server:
         yield ServedLab(folder, server.port)
+
+
+#: The DNSSEC lab: smaller, every case of survey/lab/dnssec.py several times.
+DNSSEC_LAB_DOMAINS = 400
+
+
+@dataclass(frozen=True)
+class ValidatedLab(ServedLab):
+    """The signed lab: Knot on `port`, a validating Unbound in front of it on `resolver_port`."""
+
+    resolver_port: int
+    cases: dict[str, str]  # delegated domain → case (survey.lab.dnssec)
+    trust_anchor: str
+
+    @property
+    def resolver(self) -> str:
+        return f"127.0.0.1:{self.resolver_port}"
+
+
+def require_unbound() -> None:
+    from survey.lab.unbound import unbound_path
+
+    if unbound_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("unbound is not installed: scripts/bootstrap installs the Debian package")
+        pytest.skip("unbound (Debian package unbound) is not installed")
+
+
+@pytest.fixture(scope="session")
+def dnssec_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ValidatedLab]:
+    """A generated lab signed and delegated (survey.lab.dnssec), served by Knot, validated by
+    Unbound (trust anchor: the lab root's DS), whose clock for signatures runs
+    VALIDATOR_DAYS_AHEAD days ahead so that the `expired` zones' signatures have run out."""
+    require_knot()
+    require_unbound()
+    import datetime as dt
+
+    from survey.lab.dnssec import VALIDATOR_DAYS_AHEAD, SignedKnotServer, sign_lab
+    from survey.lab.generate import generate_lab
+    from survey.lab.unbound import UnboundServer
+
+    folder = tmp_path_factory.mktemp("dnssec-lab")
+    generate_lab(DNSSEC_LAB_DOMAINS, folder, seed=13)
+    lab = sign_lab(folder, seed=13)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=VALIDATOR_DAYS_AHEAD)
+    with (
+        SignedKnotServer(lab) as knot,
+        UnboundServer(knot.port, lab.trust_anchor, lab.cases, later) as unbound,
+    ):
+        yield ValidatedLab(folder, knot.port, unbound.port, lab.cases, lab.trust_anchor)

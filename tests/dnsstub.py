@@ -1,17 +1,22 @@
 """A small in-process DNS server for the resolver's unit tests, on 127.0.0.1 only.
 
-It answers TXT questions from a table the test fills in, like a recursive resolver would:
-NXDOMAIN for unknown names, NODATA for names in `nodata`, CNAME chains followed inside the
-answer section. Faults can be set per name (SERVFAIL, REFUSED, NOTIMP, a dropped query, a
-malformed reply), for every query or for the next `times` ones. UDP answers larger than 512
+It answers TXT, A and MX questions from tables the test fills in, like a recursive resolver
+would: NXDOMAIN for unknown names, NODATA for names in `nodata` (or holding only other types),
+CNAME chains followed inside the answer section. It plays a validating resolver for the names
+in `secure` (AD set in the reply when the query set DO or AD, RFC 6840 §5.7) and in `bogus`
+(SERVFAIL, unless the query set CD: then the data, AD clear; RFC 4035 §3.2.2). Faults can
+be set per name (SERVFAIL, REFUSED, NOTIMP, a dropped query, a malformed reply), for every
+query or for the next `times` ones. UDP answers larger than 512
 bytes, or than the EDNS payload the query offered (capped at `udp_max_payload`), come back
 with TC=1 so the client must ask again over TCP (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
 
 Answers carry TTL 0 unless `ttl` is given (a client that caches would then show it).
+Every query is logged with its type and its DO, AD and CD bits.
 
 Both sockets are bound in the constructor, so the server is ready before a test starts; each
 query is handled in its own thread, so an answer `delay` holds one query without blocking
-the others. Every query received is counted per (name, transport); `max_outstanding` is the
+the others. Every query received is logged (name, transport, EDNS payload, source port) and
+counted per (name, transport); `max_outstanding` is the
 largest number of queries received and not yet answered at one time.
 """
 
@@ -24,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dnslib import CNAME, EDNS0, QTYPE, RCODE, RR, SOA, TXT, DNSError, DNSHeader, DNSRecord
+from dnslib import CNAME, EDNS0, MX, QTYPE, RCODE, RR, SOA, TXT, A, DNSError, DNSHeader, DNSRecord
 
 LOOPBACK = "127.0.0.1"
 
@@ -48,6 +53,11 @@ class QueryLog:
     name: str  # lower-cased, no trailing dot
     transport: str  # "udp" or "tcp"
     edns_payload: int | None  # the UDP payload size the client offered, None without EDNS
+    client_port: int = 0  # the query's source port
+    qtype: str = "TXT"
+    do: bool = False  # DNSSEC OK, in the OPT record (RFC 3225)
+    ad: bool = False  # AD in the query (RFC 6840 §5.7)
+    cd: bool = False  # checking disabled (RFC 4035 §3.2.2)
 
 
 def _key(name: str) -> str:
@@ -55,7 +65,7 @@ def _key(name: str) -> str:
 
 
 class DnsStub:
-    """An authoritative-style TXT server on 127.0.0.1, UDP and TCP on one free port."""
+    """A resolver-style TXT, A and MX server on 127.0.0.1, UDP and TCP on one free port."""
 
     def __init__(
         self,
@@ -63,6 +73,10 @@ class DnsStub:
         nodata: Iterable[str] = (),
         cnames: Mapping[str, str] | None = None,
         *,
+        addresses: Mapping[str, Sequence[str]] | None = None,
+        mx: Mapping[str, Sequence[tuple[int, str]]] | None = None,
+        secure: Iterable[str] = (),
+        bogus: Iterable[str] = (),
         udp_max_payload: int = 1232,
         delay: float = 0.0,
         ttl: int = 0,
@@ -70,6 +84,10 @@ class DnsStub:
         self.txt = {_key(k): [list(rr) for rr in v] for k, v in (txt or {}).items()}
         self.nodata = {_key(n) for n in nodata}
         self.cnames = {_key(k): _key(v) for k, v in (cnames or {}).items()}
+        self.addresses = {_key(k): list(v) for k, v in (addresses or {}).items()}
+        self.mx = {_key(k): list(v) for k, v in (mx or {}).items()}
+        self.secure = {_key(n) for n in secure}
+        self.bogus = {_key(n) for n in bogus}
         self.udp_max_payload = udp_max_payload
         self.delay = delay
         # TTL 0 (the default): no client may cache; a positive TTL would let one.
@@ -118,7 +136,7 @@ class DnsStub:
 
     # -- answering ------------------------------------------------------------------------
 
-    def respond(self, wire: bytes, transport: str) -> bytes | None:
+    def respond(self, wire: bytes, transport: str, client_port: int = 0) -> bytes | None:
         """The reply to one query message, or None to send nothing."""
         try:
             query = DNSRecord.parse(wire)
@@ -127,7 +145,7 @@ class DnsStub:
         name = _key(str(query.q.qname))
         payload = _edns_payload(query)
         with self._lock:
-            self.log.append(QueryLog(name, transport, payload))
+            self.log.append(_logged(query, name, transport, payload, client_port))
             self._outstanding += 1
             self.max_outstanding = max(self.max_outstanding, self._outstanding)
             fault = self._take_fault(name)
@@ -167,12 +185,19 @@ class DnsStub:
                 reply.questions = []
             return reply.pack()
         reply = query.reply()
+        reply.header.ad = 0  # dnslib copies the query's bits; AD is the server's to set
         if payload is not None:
             reply.add_ar(EDNS0(udp_len=self.udp_max_payload))
         if fault in (Fault.SERVFAIL, Fault.REFUSED, Fault.NOTIMP):
             reply.header.rcode = getattr(RCODE, fault.name)
             return reply.pack()
-        self._fill(reply, name)
+        if name in self.bogus and not query.header.cd:
+            reply.header.rcode = RCODE.SERVFAIL  # what a validating resolver says of bogus data
+            return reply.pack()
+        # RFC 6840 §5.7, §5.8: AD only for validated data, and only to a query with DO or AD
+        wants_ad = bool(query.header.ad) or _dnssec_ok(query)
+        reply.header.ad = int(name in self.secure and wants_ad)
+        self._fill(reply, name, query.q.qtype)
         wire = reply.pack()
         if fault is Fault.MALFORMED:
             return wire[:-3]
@@ -180,7 +205,7 @@ class DnsStub:
             return _truncated(query, payload is not None, self.udp_max_payload)
         return wire
 
-    def _fill(self, reply: DNSRecord, name: str) -> None:
+    def _fill(self, reply: DNSRecord, name: str, qtype: int = QTYPE.TXT) -> None:
         """The answer section for `name`, following CNAMEs, and the rcode (RFC 2308 §2)."""
         seen = {name}
         while name in self.cnames:
@@ -190,14 +215,21 @@ class DnsStub:
                 return
             seen.add(target)
             name = target
-        records = self.txt.get(name, [])
-        for strings in records:
-            reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(list(strings)), ttl=self.ttl))
+        records = self._records(name, qtype)
+        for rtype, rdata in records:
+            reply.add_answer(RR(name, rtype, rdata=rdata, ttl=self.ttl))
         if records:
             return
-        if name not in self.txt and name not in self.nodata:
+        if not any(name in table for table in (self.txt, self.nodata, self.addresses, self.mx)):
             reply.header.rcode = RCODE.NXDOMAIN
         reply.add_auth(_soa(name, self.ttl))
+
+    def _records(self, name: str, qtype: int) -> list[tuple[int, object]]:
+        if qtype == QTYPE.A:
+            return [(QTYPE.A, A(address)) for address in self.addresses.get(name, [])]
+        if qtype == QTYPE.MX:
+            return [(QTYPE.MX, MX(host, pref)) for pref, host in self.mx.get(name, [])]
+        return [(QTYPE.TXT, TXT(list(strings))) for strings in self.txt.get(name, [])]
 
     def _udp_limit(self, payload: int | None) -> int:
         if payload is None:
@@ -210,6 +242,20 @@ def _edns_payload(query: DNSRecord) -> int | None:
         if rr.rtype == QTYPE.OPT:
             return int(rr.rclass)
     return None
+
+
+def _dnssec_ok(query: DNSRecord) -> bool:
+    """The DO bit: 0x8000 of the OPT record's TTL (RFC 3225 §3)."""
+    return any(rr.rtype == QTYPE.OPT and rr.ttl & 0x8000 for rr in query.ar)
+
+
+def _logged(
+    query: DNSRecord, name: str, transport: str, payload: int | None, port: int
+) -> QueryLog:
+    qtype = QTYPE.get(query.q.qtype)
+    header = query.header
+    do, ad, cd = _dnssec_ok(query), bool(header.ad), bool(header.cd)
+    return QueryLog(name, transport, payload, port, str(qtype), do, ad, cd)
 
 
 def _soa(name: str, ttl: int) -> RR:
@@ -237,7 +283,7 @@ class _UdpHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         wire, sock = self.request
         stub = self.server.stub
-        reply = stub.respond(wire, "udp")
+        reply = stub.respond(wire, "udp", self.client_address[1])
         if reply is not None:
             sock.sendto(reply, self.client_address)
             stub.sent()

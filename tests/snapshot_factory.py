@@ -6,6 +6,7 @@ expected values in tests/test_tally.py). `later_sample()` is the same list a mon
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -246,3 +247,66 @@ def write_snapshot(
             writer.write_part(index, rows_to_table(columns))
         writer.write_manifest(manifest(label, len(rows), status, version))
         return writer.folder
+
+
+# -- a hostile snapshot: every value a column can hold, in many combinations ------------------
+
+_HOSTILE_POOLS: dict[str, tuple[Any, ...]] = {
+    "weight": (None, 0, 1, 7, 1000, 10**12),
+    "rank": (None, 1, 2, 2, 50, 10**9),
+    "type": (None, "A", "B", "C", "D", "E", "F", "Z"),
+    "dmarc_status": (None, "valid", "invalid", "absent", "error", "bogus"),
+    "dmarc_p": (None, "none", "quarantine", "reject", "monitor", "", "REJECT"),
+    "dmarc_sp": (None, "none", "reject", "quarentena"),
+    "dmarc_effective_p": (None, "none", "quarantine", "reject", "no_policy", "reject_pct", "x"),
+    "dmarc_pct": (None, 0, 1, 99, 100, -1, 200),
+    "report_type": (None, "A", "B", "C", "D", "E"),
+    "spf_status": (None, "valid", "invalid", "absent", "error", "multiple"),
+    "spf_all": (None, "-all", "~all", "?all", "+all", "redirect", "none", "all"),
+    "dmarc_record": (None, "v=DMARC1; p=none", "=cmd|' /C calc'!A0", "v=DMARC1;\np=reject", "é"),
+    "spf_record": (None, "v=spf1 -all", "v=spf1 -all\nv=spf1 ~all", "+x"),
+}
+_HOSTILE_LISTS: dict[str, tuple[Any, ...]] = {
+    "rua_vendors": (None, [], [None], ["self"], ["Agari", "self"], ["other", "other"], ["Zeta"]),
+    "ruf_vendors": (None, [], ["Valimail"], ["other"], ["self", None]),
+    "dmarc_errors": (None, [], [None], ["p_invalid"], ["p_invalid", "p_invalid"], ["zz_new"]),
+    "dmarc_warnings": (None, [], ["unknown_tag"], ["unknown_tag", "non_utf8"]),
+    "spf_errors": (None, [], ["multiple_records"], ["mechanism_syntax", "multiple_records"]),
+    "spf_warnings": (None, [], ["plus_all"], ["no_all", None]),
+}
+_HOSTILE_HOSTS = (
+    "rua.agari.com", "Rua.Agari.COM", "x.other.co.uk", "reports.newvendor.io", "newvendor.io",
+    "valimail.com", "", "{org}", "dmarc.{org}", "deep.sub.{org}",
+)  # fmt: skip
+_HOSTILE_NAMES = ("a.example", "b.example", "xn--bcher-kva.example", "z.example", "sub.a.example")
+
+
+def _hostile_hosts(pick: Any, org: str | None) -> list[str] | None:
+    shape = pick((None, [], 1, 2, 3))
+    if not isinstance(shape, int):
+        return shape
+    return [pick(_HOSTILE_HOSTS).format(org=org or "orphan.example") for _ in range(shape)]
+
+
+def _registrable(domain: str | None) -> str | None:
+    if domain is None:
+        return None
+    return ".".join(domain.split(".")[-3 if domain.endswith(".co.uk") else -2 :])
+
+
+def hostile_rows(count: int = 500, seed: int = 11) -> tuple[dict[str, Any], ...]:
+    """`count` rows drawn from every value a column can hold: nulls, empty and null lists,
+    null list items, duplicate codes and domains, values outside every closed set, weights of 0
+    and of 10**12. Report hosts are never null, and `org_domain` is what a scan writes (an
+    organizational domain, or null): the reference tables call the host naming on each."""
+    rng = random.Random(seed)
+    rows = []
+    for index in range(count):
+        domain = rng.choice((*_HOSTILE_NAMES, None, f"d{index}.example", f"d{index}.co.uk"))
+        org = rng.choice((None, "a.example", "z.example", _registrable(domain)))
+        row = {name: rng.choice(pool) for name, pool in _HOSTILE_POOLS.items()}
+        row |= {name: rng.choice(pool) for name, pool in _HOSTILE_LISTS.items()}
+        row |= {"domain": domain, "org_domain": org}
+        row |= {kind: _hostile_hosts(rng.choice, org) for kind in ("rua_hosts", "ruf_hosts")}
+        rows.append(row)
+    return tuple(rows)

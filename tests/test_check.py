@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.errors import InputError
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from survey.cli.main import main
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.scan.pipeline import ScanOptions, run_scan
 from survey.store import snapshot as snapshot_module
 
@@ -73,6 +73,8 @@ BAD_OPTIONS = {
     "negative_timeout": (["--timeout", "-1"], "--timeout"),
     "unknown_option": (["--frobnicate"], "frobnicate"),
     "retry_with_input": (["--retry-unresolved", "x"], "--retry-unresolved"),
+    "cluster_address": (["--cluster", "http://127.0.0.1:8786"], "--cluster"),
+    "cluster_with_workers": (["--cluster", "tcp://127.0.0.1:9", "--workers", "2"], "--workers"),
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.errors import SnapshotError
 from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows
 from survey.lab.faults import FaultPlan, FaultProxy

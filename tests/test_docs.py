@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from survey.input.stream import REJECT_REASONS
+from survey.input.rejects import REJECT_REASONS
 from survey.records.dmarc import DMARC_CODES
 from survey.records.dmarc9989 import DMARC9989_CODES
 from survey.records.spf import SPF_CODES

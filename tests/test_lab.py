@@ -33,7 +33,7 @@ from survey.lab.zonefile import load_zone
 SPEC_COLUMNS = [
     "domain", "org_domain", "dmarc_status", "dmarc_source", "dmarc_p", "dmarc_sp",
     "dmarc_effective_p", "dmarc_pct", "dmarc_errors", "dmarc_warnings", "spf_status", "spf_all",
-    "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors",
+    "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors", "dnssec",
     "dmarc9989_status", "dmarc9989_policy_domain", "dmarc9989_org_domain",
     "dmarc9989_effective_p", "dmarc9989_np", "dmarc9989_psd", "dmarc9989_t",
     "dmarc9989_errors", "dmarc9989_warnings",

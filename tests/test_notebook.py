@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer
 from survey.scan.pipeline import ScanOptions, run_scan
@@ -50,6 +50,7 @@ def test_explore_notebook_runs(two_snapshots: Path, monkeypatch: pytest.MonkeyPa
     assert not [o for o in outputs if o.output_type == "error"]
     text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "2 snapshot(s)" in text and "domains publish p=monitor" in text
+    assert "SQL agrees with the report's table: True" in text
     assert "('2026-10', '2026-11')" in text
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert images, "the trend chart was not drawn"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from survey.dns.pool import ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.settings import ResolverSettings
 from survey.errors import SurveyError
 from survey.input.stream import InputDomain
 from survey.lab.compare import COMPARED, differing, expected_rows, snapshot_rows

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from survey.errors import InputError
+from survey.input.names import normalise, validate
 from survey.verdict import psl
+
+#: tests/test_psl.txt of github.com/publicsuffix/list (CC0), as of its commit 6ca11f5d (2016),
+#: unchanged on its main branch since.
+VECTOR_FILE = Path(__file__).resolve().parent / "data" / "psl_test_vectors.txt"
+_CHECK = re.compile(r"^checkPublicSuffix\((null|'[^']*'), (null|'[^']*')\);$", re.MULTILINE)
 
 
 @pytest.fixture
@@ -65,9 +72,31 @@ OFFICIAL_VECTORS = [
 
 @pytest.mark.parametrize(("name", "expected"), OFFICIAL_VECTORS)
 def test_official_vectors(name: str, expected: str | None) -> None:
-    from survey.input.stream import normalise
-
     assert psl.organizational_domain(name) == (expected or normalise(name))
+
+
+def _vectors() -> list[tuple[str, str | None]]:
+    """The file's `checkPublicSuffix(name, registrable domain)` cases, but for the null input
+    (this module takes strings); commented-out cases stay out."""
+    found = _CHECK.findall(VECTOR_FILE.read_text(encoding="utf-8"))
+    cases = [(a.strip("'"), None if b == "null" else b.strip("'")) for a, b in found if a != "null"]
+    assert len(cases) == 77, "the vector file changed"
+    return cases
+
+
+def registrable_domain(name: str) -> str | None:
+    """What checkPublicSuffix expects, from this module: None for a public suffix, else the
+    organizational domain. A name with an empty label (the vectors' leading dot) is None too:
+    the survey refuses it before any lookup (`validate`), and the lookup alone ignores the dot."""
+    if validate(normalise(name)) == "empty_label":
+        return None
+    found = psl.organizational_domain(name)
+    return None if found == psl.public_suffix(name) else found
+
+
+@pytest.mark.parametrize(("name", "expected"), _vectors())
+def test_publicsuffix_org_vectors(name: str, expected: str | None) -> None:
+    assert registrable_domain(name) == (None if expected is None else normalise(expected))
 
 
 @pytest.mark.parametrize(
@@ -84,7 +113,8 @@ def test_official_vectors(name: str, expected: str | None) -> None:
         ("github.io", "github.io"),
         ("foo.blogspot.com", "foo.blogspot.com"),
         # Only *.compute.amazonaws.com and other longer rules are listed, not amazonaws.com:
-        # publicsuffix2 as shipped would make foo.amazonaws.com its own organization.
+        # a lookup taking every node on a rule's path for a rule (as publicsuffix2 2.2019 did)
+        # would make foo.amazonaws.com its own organization.
         ("foo.amazonaws.com", "amazonaws.com"),
         ("a.b.compute.amazonaws.com", "a.b.compute.amazonaws.com"),  # *.compute.amazonaws.com
         ("b.compute.amazonaws.com", "b.compute.amazonaws.com"),
@@ -118,7 +148,7 @@ def _write_list(tmp_path: Path, body: str) -> Path:
 def test_load_another_list_clears_the_cache(tmp_path: Path) -> None:
     assert psl.organizational_domain("a.b.example.com") == "example.com"
     custom = _write_list(tmp_path, "// VERSION: 2001-02-03_00-00-00_UTC\ncom\nexample.com\n")
-    loaded = psl.set_list(custom)
+    loaded = psl.load(custom)
     assert loaded.date == "2001-02-03"
     assert psl.psl_date() == "2001-02-03"
     assert psl.organizational_domain("a.b.example.com") == "b.example.com"
@@ -146,6 +176,19 @@ def test_trie_rules(tmp_path: Path, rules: str, name: str, expected: str) -> Non
 @pytest.mark.usefixtures("restore_default")
 def test_list_without_rules_is_refused(tmp_path: Path, body: str) -> None:
     with pytest.raises(InputError):
+        psl.load(_write_list(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "com\na.*.example\n",  # a `*` that is not the leftmost label
+        "com\nab\u200d.example\n",  # a U-label IDNA2008 refuses (ZWJ outside CONTEXTJ)
+    ],
+)
+@pytest.mark.usefixtures("restore_default")
+def test_rules_it_cannot_follow_are_refused(tmp_path: Path, body: str) -> None:
+    with pytest.raises(InputError, match="rule"):
         psl.load(_write_list(tmp_path, body))
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from survey.dns.pool import ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputDomain
 from survey.lab.compare import COMPARED, differing, expected_rows, rows_by_domain
 from survey.scan.pipeline import ScanOptions, runner_for

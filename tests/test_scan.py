@@ -14,8 +14,14 @@ import sys
 
 import pytest
 
-from survey.dns.pool import ResolverSettings
-from survey.lab.compare import column_differences, expected_rows, snapshot_rows
+from survey.dns.settings import ResolverSettings
+from survey.lab.compare import (
+    COMPARED,
+    NOT_MEASURED_BY_AIODNS,
+    column_differences,
+    expected_rows,
+    snapshot_rows,
+)
 from survey.scan.pipeline import ScanOptions, run_scan
 from survey.schema.columns import ARROW_SCHEMA, values_outside_schema
 from survey.store.snapshot import Snapshot
@@ -50,6 +56,33 @@ def test_scan_reproduces_every_expected_verdict(knot_lab, lab_scan) -> None:
     differences = column_differences(snapshot.folder, knot_lab.folder)
     shown = {column: rows[:5] for column, rows in differences.items()}
     assert not differences, f"verdicts differ from the lab's truth: {shown}"
+
+
+@pytest.fixture(scope="module")
+def lab_scan_aiodns(knot_lab, tmp_path_factory):
+    """The same scan with c-ares behind the pool (`--dns-client aiodns`)."""
+    snapshots = tmp_path_factory.mktemp("snapshots-aiodns")
+    options = ScanOptions(
+        input_path=knot_lab.domains_csv,
+        snapshots=snapshots,
+        label="lab-aiodns",
+        resolver=settings(knot_lab.nameserver, concurrency=300, client="aiodns"),
+        chunk_size=4_000,
+    )
+    summary = run_scan(options)
+    return summary, Snapshot.open(summary.folder)
+
+
+def test_scan_with_aiodns_reproduces_every_expected_verdict(knot_lab, lab_scan_aiodns) -> None:
+    summary, snapshot = lab_scan_aiodns
+    assert summary.status == "complete"
+    assert snapshot.manifest["resolver"]["client"] == "aiodns"
+    assert snapshot.manifest["rows"] == len(expected_rows(knot_lab.folder))
+    measured = tuple(c for c in COMPARED if c not in NOT_MEASURED_BY_AIODNS)
+    differences = column_differences(snapshot.folder, knot_lab.folder, measured)
+    shown = {column: rows[:5] for column, rows in differences.items()}
+    assert not differences, f"verdicts differ from the lab's truth: {shown}"
+    assert snapshot.to_table(["dnssec"]).column("dnssec").null_count == snapshot.manifest["rows"]
 
 
 def test_manifest_accounts_for_every_domain(knot_lab, lab_scan) -> None:

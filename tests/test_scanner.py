@@ -10,7 +10,9 @@ import asyncio
 
 import pytest
 
-from survey.dns.pool import ResolverPool, ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.pool import ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputDomain
 from survey.scan.scanner import DomainScanner, scan_chunk
 from survey.verdict.row import Verdict

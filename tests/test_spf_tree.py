@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
+from survey.dns.loop import run
 from survey.dns.outcome import TxtAnswer
-from survey.dns.pool import run
 from survey.scan.spf_tree import SpfTrees
 from survey.schema.values import Outcome, SpfResult, SpfResultReason
 

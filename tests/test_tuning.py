@@ -6,7 +6,7 @@ import gc
 
 import pyarrow as pa
 
-from survey.scan.tuning import GC_THRESHOLDS, system_memory_pool, tuned_collector
+from survey.scan.tuning import GC_THRESHOLDS, shared_tuning, system_memory_pool, tuned_collector
 
 
 def test_the_collector_is_tuned_for_the_scan_and_restored() -> None:
@@ -22,3 +22,17 @@ def test_arrow_uses_the_system_allocator_during_the_scan_and_is_restored() -> No
     with system_memory_pool():
         assert pa.default_memory_pool().backend_name == "system"
     assert pa.default_memory_pool().backend_name == before
+
+
+def test_shared_tuning_lasts_while_any_thread_scans() -> None:
+    # A Dask worker runs chunks in several threads: the first one to end must not restore the
+    # collector under the others; the last one restores it.
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    first, second = shared_tuning(), shared_tuning()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == GC_THRESHOLDS
+    assert pa.default_memory_pool().backend_name == "system"
+    second.__exit__(None, None, None)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, frozen)

@@ -411,3 +411,25 @@ def test_header_readers_never_raise(data: bytes) -> None:
     assert isinstance(wire.is_truncated(data), bool)
     assert isinstance(wire.has_additional(data), bool)
     assert 0 <= wire.rcode(data) <= 15
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=120))
+def test_arbitrary_bytes_are_an_answer_or_malformed(data: bytes) -> None:
+    # Whatever arrives, of any length: an outcome, or Malformed; never IndexError,
+    # struct.error or UnicodeError.
+    read_or_malformed(data)
+    assert isinstance(wire.matches(data, Q), bool)
+    assert isinstance(wire.is_bare_formerr(data), bool)
+    for reader in (wire.is_truncated, wire.has_additional, wire.rcode):
+        try:
+            reader(data)
+        except wire.Malformed:
+            assert len(data) < 12  # only a datagram shorter than the header
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 11])
+def test_header_readers_refuse_a_short_datagram(size: int) -> None:
+    for reader in (wire.is_truncated, wire.has_additional, wire.rcode):
+        with pytest.raises(wire.Malformed, match="shorter than a DNS header"):
+            reader(b"\x81" * size)

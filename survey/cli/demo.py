@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from survey.dns.pool import ResolverSettings
+from survey.dns.settings import ResolverSettings
 from survey.lab.generate import generate_lab
 from survey.lab.serve import LabServer
 from survey.report.write import write_report, write_trend

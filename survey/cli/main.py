@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import sys
@@ -14,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from pyarrow import ArrowException
 
-from survey.dns.pool import ResolverSettings, parse_nameserver
+from survey.dns.settings import DnsClient, ResolverSettings, parse_nameserver
 from survey.errors import SurveyError
 from survey.scan import pipeline as scan_module
 from survey.store.snapshot import default_label
@@ -86,6 +87,15 @@ def scan(
             "0: one per CPU, while each keeps 50 questions in flight.",
         ),
     ] = 0,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="tcp://HOST:PORT",
+            help="Scan on the workers of this Dask scheduler (`dask scheduler`, `dask worker`); "
+            "the snapshot folder must be on a filesystem every worker mounts at the same path. "
+            "--concurrency and --qps are shared among the workers' threads.",
+        ),
+    ] = None,
     retry_unresolved: Annotated[
         Path | None,
         typer.Option(
@@ -108,14 +118,22 @@ def scan(
         Path | None, typer.Option("--psl", help="Public suffix list file to use.")
     ] = None,
     quiet: QuietOpt = False,
+    dns_client: Annotated[
+        DnsClient,
+        typer.Option(
+            "--dns-client",
+            help="DNS client behind the resolver pool: survey (our own) or aiodns (c-ares).",
+        ),
+    ] = DnsClient.SURVEY,
 ) -> None:
     """Scan a domain list into a dated Parquet snapshot, or retry a snapshot's unresolved domains.
 
     Exit status: 0 complete, 2 error (one line on stderr), 3 the snapshot is not complete
     (interrupted: continue with --resume, or re-run --retry-unresolved)."""
     settings = _settings(nameserver, concurrency, qps, timeout, tries)
+    settings = dataclasses.replace(settings, client=dns_client.value)
     if retry_unresolved is not None:
-        _refuse_with_retry(input_path, label, resume)
+        _refuse_with_retry(input_path, label, resume, cluster)
         _run_scan(lambda progress: _retry(retry_unresolved, settings, psl_file, progress), quiet)
         return
     if input_path is None:
@@ -129,15 +147,19 @@ def scan(
         resume=resume,
         report_auth=report_auth,
         psl_path=psl_file,
-        workers=workers or scan_module.default_workers(settings.concurrency),
+        workers=workers or (1 if cluster else scan_module.default_workers(settings.concurrency)),
+        cluster=cluster,
     )
     if not input_path.is_file():
         raise SurveyError(f"input file not found: {input_path}")
     _run_scan(lambda progress: scan_module.run_scan(options, progress), quiet)
 
 
-def _refuse_with_retry(input_path: Path | None, label: str | None, resume: bool) -> None:
-    given = [n for n, v in (("INPUT", input_path), ("--label", label), ("--resume", resume)) if v]
+def _refuse_with_retry(
+    input_path: Path | None, label: str | None, resume: bool, cluster: str | None
+) -> None:
+    options = (("INPUT", input_path), ("--label", label), ("--resume", resume))
+    given = [n for n, v in (*options, ("--cluster", cluster)) if v]
     if given:
         raise typer.BadParameter(
             f"--retry-unresolved takes the snapshot folder itself; drop {', '.join(given)}"
@@ -338,12 +360,21 @@ def trend(
     fmt: Annotated[
         str, typer.Option("--format", help="Chart formats, comma separated.")
     ] = "png,svg",
+    watchlist: Annotated[
+        Path | None,
+        typer.Option(help="Also follow a watch list (CSV: domain, group, name) over the months."),
+    ] = None,
 ) -> None:
     """Tables and charts of every complete snapshot over time."""
     from survey.report.write import write_trend
 
     path = write_trend(snapshots, out, lang=_lang(lang), formats=_formats(fmt))
     typer.echo(f"trend written: {path}")
+    if watchlist is not None:
+        from survey.report.watch_trend import watch_trend
+
+        files = watch_trend(snapshots, watchlist, out / "watchlist", _lang(lang), _formats(fmt))
+        typer.echo(f"watch list over time written: {files[0].parent}")
 
 
 @app.command()

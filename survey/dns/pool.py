@@ -1,253 +1,93 @@
-"""The asyncio DNS resolver pool: TXT questions in, one `TxtAnswer` each out.
+"""The asyncio DNS resolver pool: TXT, A and MX questions in, one answer each out
+(`survey.dns.outcome`: `TxtAnswer`, `AddressAnswer`, `MxAnswer`).
 
-Around the transport (`survey.dns.transport`: our own UDP/TCP sockets on the running loop, and
-`survey.dns.wire`: the messages) the pool bounds the questions in flight, caps the query rate,
-gives every try a deadline, retries what `Outcome.is_retryable` allows with a doubling backoff
-(each retry goes to the next nameserver), and asks identical in-flight questions once. DNS
-failures are outcomes, never exceptions; exceptions are raised only when the pool cannot be
-set up.
+Around a transport (`survey.dns.base`: by default our own UDP/TCP sockets on the running loop,
+`survey.dns.transport`, speaking `survey.dns.wire`) the pool bounds the questions in flight,
+caps the query rate, gives every try a deadline, retries what `Outcome.is_retryable` allows
+with a doubling, jittered backoff (each retry goes to the next nameserver), and asks identical
+in-flight questions once (identical: the same name, type and `QueryFlags`). Every type goes
+through the same slots, deadlines, retries and counts. DNS failures are outcomes, never
+exceptions; exceptions are raised only when the pool cannot be set up, or for a bug.
 
-Until 2026-11 the pool drove c-ares (pycares) instead of its own transport. On the 2-core
-benchmark machine c-ares cost ~135 µs of CPU per question (bare aiodns: ~7,300 questions/s);
-the transport here costs a fraction of that, and it has no answer cache to bound, no thread,
-and no per-server failover hidden inside a try.
+A reply that echoes the question but cannot be read does not end its try: it is counted
+(`malformed`) and the try waits on until its deadline, for the real reply may come next (a
+cut or garbled datagram is as cheap to send as a forged one). A try that reaches its deadline
+having had only such replies ends as `error`, which is what the question says when it is its
+last try; it is retried as the timeout it amounts to (`retry_as`), so that
+`Outcome.is_retryable` stays the one place that decides what is retried.
 """
 
 import asyncio
-import ipaddress
-import math
-import os
-import re
-import socket
+import random
 from collections import Counter, deque
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from survey.dns import wire
-from survey.dns.outcome import TxtAnswer
-from survey.dns.transport import Server, Transport
-from survey.errors import InputError, ResolverError
+from survey.dns.base import DnsTransport, TransportFactory
+from survey.dns.counts import PoolCounts
+from survey.dns.outcome import AddressAnswer, MxAnswer, TxtAnswer
+from survey.dns.settings import ResolverSettings, Server, server_address, system_nameservers
+from survey.dns.timing import TokenBucket, jittered
+from survey.dns.wire import QueryFlags, Reply
+from survey.errors import ResolverError
 from survey.schema.values import Outcome
 
-__all__ = [
-    "PoolCounts",
-    "ResolverPool",
-    "ResolverSettings",
-    "TokenBucket",
-    "create_event_loop_policy",
-    "parse_nameserver",
-    "read_txt",
-    "run",
-    "system_nameservers",
-]
+__all__ = ["PoolCounts", "ResolverPool", "default_transport", "read_answer"]
 
-T = TypeVar("T")
+# How a reply becomes a `Reply`; a module attribute so that a test can break it.
+read_answer = wire.read_answer
 
-DNS_PORT = 53
-EVENT_LOOP_VARIABLE = "SURVEY_EVENT_LOOP"
-RESOLV_CONF = Path("/etc/resolv.conf")
-
-# -- settings ------------------------------------------------------------------------------
-
-_HOST_PORT = re.compile(r"\[(?P<v6>[^\]]+)\](?::(?P<v6port>[^:]*))?|(?P<v4>[^:]+):(?P<port>[^:]*)")
+Answer = TxtAnswer | AddressAnswer | MxAnswer
+_KINDS: dict[int, type[Answer]] = {
+    wire.TYPE_TXT: TxtAnswer,
+    wire.TYPE_A: AddressAnswer,
+    wire.TYPE_MX: MxAnswer,
+}
+_Key = tuple[str, int, QueryFlags]  # name, type, flags: what makes two questions one
 
 
-def _split_host_port(text: str) -> tuple[str, str | None]:
-    match = _HOST_PORT.fullmatch(text)
-    if match is None:
-        return text, None  # a bare address: IPv4, or IPv6 with its colons
-    if match["v6"] is not None:
-        return match["v6"], match["v6port"]
-    return match["v4"], match["port"]
+def default_transport(settings: ResolverSettings) -> TransportFactory:
+    """The transport factory `settings.client` names (imported only when chosen)."""
+    if settings.client == "aiodns":
+        from survey.dns.cares import CaresTransport
 
+        return CaresTransport
+    from survey.dns.transport import Transport
 
-def _port(text: str | None, nameserver: str) -> int:
-    if text is None:
-        return DNS_PORT
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
-        raise InputError(f"nameserver {nameserver!r}: port must be 1-65535, not {text!r}")
-    return int(text)
-
-
-def parse_nameserver(text: str) -> str:
-    """Validate "HOST" or "HOST:PORT" (IPv6 as "[::1]:5353" or bare "::1"); HOST must be an
-    IP address, not a hostname. Returns "IP:PORT" / "[IPv6]:PORT"."""
-    host, port_text = _split_host_port(text.strip())
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise InputError(
-            f"nameserver {text!r} is not an IP address (hostnames are not accepted)"
-        ) from None
-    if isinstance(address, ipaddress.IPv4Address) and text.strip().startswith("["):
-        raise InputError(f"nameserver {text!r}: brackets are for IPv6 addresses only")
-    port = _port(port_text, text)
-    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
-
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ResolverError(message)
-
-
-@dataclass(frozen=True, slots=True)
-class ResolverSettings:
-    """How the pool asks. `nameservers` are normalised by `parse_nameserver`; empty means
-    the system resolver (/etc/resolv.conf)."""
-
-    nameservers: tuple[str, ...] = ()  # empty: those of /etc/resolv.conf
-    concurrency: int = 500  # questions in flight at once
-    qps: float | None = None  # queries sent per second, None: no cap
-    timeout: float = 2.0  # seconds per try
-    tries: int = 3  # tries per question, the first included
-    backoff: float = 0.2  # seconds before the first retry, doubled per retry
-
-    def __post_init__(self) -> None:
-        if isinstance(self.nameservers, str):
-            raise InputError("nameservers must be a sequence of addresses, not one string")
-        parsed = tuple(parse_nameserver(text) for text in self.nameservers)
-        object.__setattr__(self, "nameservers", parsed)
-        _require(
-            _is_int(self.concurrency, 1), f"concurrency must be >= 1, not {self.concurrency!r}"
-        )
-        _require(_is_int(self.tries, 1), f"tries must be >= 1, not {self.tries!r}")
-        _require(_is_positive(self.timeout), f"timeout must be > 0 seconds, not {self.timeout!r}")
-        _require(self.qps is None or _is_positive(self.qps), f"qps must be > 0, not {self.qps!r}")
-        _require(
-            _is_positive(self.backoff) or self.backoff == 0,
-            f"backoff must be >= 0 seconds, not {self.backoff!r}",
-        )
-
-    def backoff_before(self, attempt: int) -> float:
-        """Seconds to wait before try number `attempt` (1-based): 0, backoff, 2*backoff, …"""
-        return 0.0 if attempt <= 1 else self.backoff * 2 ** (attempt - 2)
-
-
-def _is_int(value: object, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
-def _is_positive(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
-
-
-# -- rate cap ------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class TokenBucket:
-    """A token bucket for the qps cap. Pure: the caller passes the clock reading.
-
-    `reserve(now)` takes one token and says how long to wait before spending it. Tokens may
-    go negative (reservations of future slots), so concurrent callers each sleep once until
-    their own slot: no polling, no busy waiting. At most `burst + rate * t` tokens are spent
-    in any window of `t` seconds.
-    """
-
-    rate: float
-    burst: float = 1.0
-    _tokens: float = field(init=False, default=0.0)
-    _stamp: float | None = field(init=False, default=None)
-
-    def reserve(self, now: float) -> float:
-        if self._stamp is None:
-            self._stamp, self._tokens = now, self.burst
-        elapsed = max(0.0, now - self._stamp)  # a clock that steps back refills nothing
-        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
-        self._stamp = max(now, self._stamp)
-        self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+    return Transport
 
 
 # -- the pool ------------------------------------------------------------------------------
-
-# The receive buffer asked for each UDP socket: answers wait there while the loop is busy
-# with Python work, and one too small drops UDP answers under load (the kernel caps it at
-# net.core.rmem_max).
-RECEIVE_BUFFER = 4 * 1024 * 1024
-# While tries are in flight, every TICK seconds the try deadlines that have passed are swept.
-TICK = 0.05
-
-# How a reply becomes an outcome and texts; a module attribute so that a test can break it.
-read_txt = wire.read_txt
-
-
-def system_nameservers(path: Path = RESOLV_CONF) -> tuple[str, ...]:
-    """The `nameserver` lines of resolv.conf (resolv.conf(5)), or 127.0.0.1 when there are
-    none, as the C library's stub resolver does. Lines that are not an IP address are skipped."""
-    found = []
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        fields = line.split()
-        if len(fields) >= 2 and fields[0] == "nameserver":
-            address = fields[1].split("%", 1)[0]  # an IPv6 zone index is not ours to use
-            try:
-                found.append(parse_nameserver(address))
-            except InputError:
-                continue
-    return tuple(found) or ("127.0.0.1:53",)
-
-
-def _server(nameserver: str) -> Server:
-    """ "IP:PORT" / "[IPv6]:PORT" (as `parse_nameserver` writes them) to a socket address."""
-    host, port = _split_host_port(nameserver)
-    address = ipaddress.ip_address(host)
-    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-    return family, str(address), int(port or DNS_PORT)
-
-
-@dataclass(slots=True)
-class PoolCounts:
-    """What a pool counted, in a form that crosses processes and adds up: the final outcome
-    of each question, the outcome of every try, questions asked again over TCP, replies
-    ignored as stray (late or forged)."""
-
-    questions: Counter[Outcome] = field(default_factory=Counter)
-    tries: Counter[Outcome] = field(default_factory=Counter)
-    tcp: int = 0
-    stray: int = 0
-
-    def __add__(self, other: "PoolCounts") -> "PoolCounts":
-        return PoolCounts(
-            self.questions + other.questions,
-            self.tries + other.tries,
-            self.tcp + other.tcp,
-            self.stray + other.stray,
-        )
 
 
 class _Question:
     """One distinct question in flight: the callers' futures and the tries made so far."""
 
-    __slots__ = ("name", "server", "tail", "tries", "waiters", "wire")
+    __slots__ = ("flags", "key", "name", "qtype", "server", "tail", "tries", "waiters", "wire")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, key: _Key) -> None:
+        self.key = key
+        self.name, self.qtype, self.flags = key
         self.tries = 0
         self.server = -1
         self.wire = self.tail = b""
-        self.waiters: list[asyncio.Future[TxtAnswer]] = []
+        self.waiters: list[asyncio.Future[Any]] = []
 
 
 class _Try:
-    """One try of a question on the wire. The transport ends it with the reply (`answered`)
-    or a failure (`failed`); the pool's sweep ends it at its deadline. Whichever comes first
-    decides the try; the others are ignored."""
+    """One try of a question on the wire (`survey.dns.base.Attempt`). The transport ends it
+    with a readable reply (`answered`) or its own verdict (`ended`); the pool's deadline ends
+    it otherwise. Whichever comes first decides the try; the others are ignored."""
 
     __slots__ = (
         "deadline",
         "done",
         "edns",
+        "flags",
+        "malformed",
+        "name",
+        "number",
+        "plain_qid",
         "pool",
         "qid",
         "question",
@@ -261,67 +101,99 @@ class _Try:
     def __init__(self, pool: "ResolverPool", question: _Question, deadline: float) -> None:
         self.pool = pool
         self.question = question
+        self.name = question.name
+        self.number = question.tries
         self.question_wire = question.wire
+        self.flags = question.flags
         self.tail = question.tail
         self.server = question.server
         self.deadline = deadline
         self.done = False
         self.edns = True
-        self.qid = -1
+        self.qid = self.plain_qid = -1
+        self.malformed = 0  # replies that echoed the question but could not be read
         self.socket: Any = None
         self.task: asyncio.Task[None] | None = None
 
-    def answered(self, reply: bytes) -> None:
+    def answered(self, reply: bytes) -> bool:
         if self.done:
-            return
-        self.done = True
+            return True
         try:
-            outcome, texts = read_txt(reply, self.question_wire)
+            read = read_answer(reply, self.question_wire)
         except wire.Malformed:
-            outcome, texts = Outcome.ERROR, ()
+            self.malformed += 1  # not the end of the try: the real reply may come next
+            return False
         except Exception as exc:  # a bug: raise it to the callers rather than hang them
+            self.done = True
             self.pool._failed(self.question, exc)
-            return
-        self.pool._try_ended(self, outcome, texts)
+            return True
+        self.done = True
+        self.pool._try_ended(self, read)
+        return True
 
-    def failed(self, outcome: Outcome) -> None:
+    def ended(
+        self,
+        outcome: Outcome,
+        records: tuple[str, ...] = (),
+        retry_as: Outcome | None = None,
+        canonical: str | None = None,
+    ) -> None:
         if not self.done:
             self.done = True
-            self.pool._try_ended(self, outcome, ())
+            self.pool._try_ended(self, Reply(outcome, records, canonical), retry_as)
+
+    def expired(self) -> None:
+        """The deadline passed: a timeout, or `error` if only unreadable replies came."""
+        if self.malformed:
+            self.ended(Outcome.ERROR, (), retry_as=Outcome.TIMEOUT)
+        else:
+            self.ended(Outcome.TIMEOUT)
 
 
 class ResolverPool:
-    """Asks TXT questions of the nameservers. Use as `async with ResolverPool(s) as p`.
+    """Asks TXT, A and MX questions of the nameservers. Use as `async with ResolverPool(s) as p`.
+
+    `transport` is the factory of the I/O seam (default: the one `settings.client` names);
+    `rng` draws the backoff jitter (a seeded one makes a test's retry times exact).
 
     `stats` counts the final outcome of each question actually asked (a question joined by
-    identical in-flight callers counts once; its retries do not count again); `try_stats`
-    counts the outcome of every try, retried ones included.
+    identical in-flight callers counts once; its retries do not count again), `type_stats`
+    the same questions by type; `try_stats` counts the outcome of every try, retried ones
+    included.
 
-    The pool is driven by callbacks, not tasks: the transport's sockets are watched by the
-    running loop, each reply ends its try in a callback, the `concurrency` slots are a counter
-    with a FIFO queue of questions waiting for one, and a retry is a queue entry (after a
-    backoff timer). Every try has the same timeout, so the try deadlines form a FIFO deque
-    that one repeating timer sweeps. A question's first try goes to the nameservers in turn,
-    each retry to the next one.
+    The pool is driven by callbacks, not tasks: each reply ends its try in a callback, the
+    `concurrency` slots are a counter with a FIFO queue of questions waiting for one, and a
+    retry is a queue entry (after a backoff timer). Every try has the same timeout, so the try
+    deadlines form a FIFO deque, and one timer set at the deadline of its oldest live try
+    sweeps it. A question's first try goes to the nameservers in turn, each retry to the next.
     """
 
-    def __init__(self, settings: ResolverSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: ResolverSettings | None = None,
+        transport: TransportFactory | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.settings = settings or ResolverSettings()
         self.stats: Counter[Outcome] = Counter()
         self.try_stats: Counter[Outcome] = Counter()
-        self.servers = tuple(
-            _server(ns) for ns in (self.settings.nameservers or system_nameservers())
+        self.type_stats: Counter[str] = Counter()
+        self.checking_disabled = 0  # questions asked with CD
+        self.servers: tuple[Server, ...] = tuple(
+            server_address(ns) for ns in (self.settings.nameservers or system_nameservers())
         )
-        self._inflight: dict[str, _Question] = {}
+        self._factory = transport or default_transport(self.settings)
+        self._rng = rng or random.Random()
+        self._inflight: dict[_Key, _Question] = {}
         self._queue: deque[_Question] = deque()  # waiting for one of the slots
         self._active = 0  # slots taken: tries being paced or in flight
         self._pumping = False
         qps = self.settings.qps
         self._bucket = TokenBucket(qps) if qps is not None else None
         self._deadlines: deque[_Try] = deque()
-        self._ticker: asyncio.TimerHandle | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._transport: Transport | None = None
+        self._transport: DnsTransport | None = None
         self._turn = 0
         self._closed = False
 
@@ -333,8 +205,15 @@ class ResolverPool:
         await self.close()
 
     @property
-    def transport(self) -> Transport | None:
+    def transport(self) -> DnsTransport | None:
         return self._transport
+
+    @property
+    def dnssec(self) -> bool:
+        """Whether the client puts `QueryFlags` on the wire and reads the AD bit back (our
+        own does; c-ares through pycares cannot). Opens the pool: ask it on the loop."""
+        self._open()
+        return bool(self._transport and self._transport.dnssec)
 
     def counts(self) -> PoolCounts:
         transport = self._transport
@@ -343,19 +222,35 @@ class ResolverPool:
             Counter(self.try_stats),
             transport.tcp_queries if transport else 0,
             transport.stray if transport else 0,
+            transport.malformed if transport else 0,
+            Counter(self.type_stats),
+            self.checking_disabled,
         )
 
-    def txt(self, name: str) -> "asyncio.Future[TxtAnswer]":
+    def txt(self, name: str, flags: QueryFlags = QueryFlags.NONE) -> "asyncio.Future[TxtAnswer]":
         """The TXT records at `name`, or the outcome saying why there are none: await it.
 
         Each call gets a future of its own, so cancelling it gives up only that caller's
         wait; an identical question already in flight is asked once for all its callers.
+        `flags` ask a validating resolver for the AD bit (`QueryFlags.DNSSEC`) or for data
+        it could not validate (`QueryFlags.CHECKING_DISABLED`).
         """
+        return self._lookup((name, wire.TYPE_TXT, flags))
+
+    def address(self, name: str) -> "asyncio.Future[AddressAnswer]":
+        """The A records at `name` (as `txt` does for TXT)."""
+        return self._lookup((name, wire.TYPE_A, QueryFlags.NONE))
+
+    def mx(self, name: str) -> "asyncio.Future[MxAnswer]":
+        """The MX records at `name` (as `txt` does for TXT)."""
+        return self._lookup((name, wire.TYPE_MX, QueryFlags.NONE))
+
+    def _lookup(self, key: _Key) -> "asyncio.Future[Any]":
         loop = self._open()
-        waiter: asyncio.Future[TxtAnswer] = loop.create_future()
-        question = self._inflight.get(name)
+        waiter: asyncio.Future[Any] = loop.create_future()
+        question = self._inflight.get(key)
         if question is None:
-            question = self._inflight[name] = _Question(name)
+            question = self._inflight[key] = _Question(key)
             question.waiters.append(waiter)
             self._ask(question)
         else:
@@ -363,7 +258,7 @@ class ResolverPool:
         return waiter
 
     async def close(self) -> None:
-        """Cancel the questions still in flight and close the sockets."""
+        """Cancel the questions still in flight and close the transport."""
         self._closed = True
         questions = list(self._inflight.values())
         self._inflight.clear()
@@ -376,9 +271,9 @@ class ResolverPool:
         if self._transport is not None:
             self._transport.close()
         self._deadlines.clear()
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
     def _open(self) -> asyncio.AbstractEventLoop:
         if self._closed:
@@ -386,9 +281,7 @@ class ResolverPool:
         if self._loop is None or self._transport is None:
             loop = asyncio.get_running_loop()
             try:
-                self._transport = Transport(
-                    loop, self.servers, RECEIVE_BUFFER, tcp_timeout=self.settings.timeout
-                )
+                self._transport = self._factory(loop, self.servers, self.settings)
             except OSError as exc:
                 raise ResolverError(f"cannot open a socket to the nameservers: {exc}") from exc
             self._loop = loop
@@ -431,10 +324,10 @@ class ResolverPool:
             return
         if not question.wire:
             try:
-                question.wire = wire.question(question.name)
-                question.tail = wire.query_tail(question.wire)
+                question.wire = wire.question(question.name, question.qtype)
+                question.tail = wire.query_tail(question.wire, True, question.flags)
             except wire.BadName:
-                self._try_ended(_Try(self, question, 0.0), Outcome.ERROR, ())
+                self._try_ended(_Try(self, question, 0.0), Reply(Outcome.ERROR))
                 return
         servers = len(self.servers)
         if question.server < 0:
@@ -444,33 +337,44 @@ class ResolverPool:
             question.server = (question.server + 1) % servers
         attempt = _Try(self, question, self._loop.time() + self.settings.timeout)
         self._deadlines.append(attempt)
+        if self._sweeper is None:
+            self._sweeper = self._loop.call_at(attempt.deadline, self._sweep)
         self._transport.send(attempt)
-        if self._ticker is None:
-            self._ticker = self._loop.call_later(TICK, self._tick)
 
-    def _try_ended(self, attempt: _Try, outcome: Outcome, texts: tuple[str, ...]) -> None:
+    def _try_ended(self, attempt: _Try, reply: Reply, retry_as: Outcome | None = None) -> None:
         if self._closed:
             return
         question = attempt.question
+        outcome = reply.outcome
         self._active -= 1
         self.try_stats[outcome] += 1
         # REFUSED is the nameserver's refusal (an ACL, say), not the domain's answer: with
         # another nameserver configured it is asked there, within the same tries.
         elsewhere = outcome is Outcome.REFUSED and len(self.servers) > 1
-        if (outcome.is_retryable or elsewhere) and question.tries < self.settings.tries:
-            delay = self.settings.backoff_before(question.tries + 1)
-            if delay and self._loop is not None:
-                self._loop.call_later(delay, self._ask, question)
-            else:
-                self._queue.append(question)
+        retryable = (retry_as or outcome).is_retryable or elsewhere
+        if retryable and question.tries < self.settings.tries:
+            self._retry(question)
         else:
-            self._finish(question, outcome, texts)
+            self._finish(question, reply)
         self._pump()
 
-    def _finish(self, question: _Question, outcome: Outcome, texts: tuple[str, ...]) -> None:
-        del self._inflight[question.name]
-        self.stats[outcome] += 1
-        answer = TxtAnswer(name=question.name, outcome=outcome, texts=texts, tries=question.tries)
+    def _retry(self, question: _Question) -> None:
+        delay = self.settings.backoff_before(question.tries + 1)
+        if delay and self._loop is not None:
+            self._loop.call_later(jittered(delay, self._rng.random()), self._ask, question)
+        else:
+            self._queue.append(question)
+
+    def _finish(self, question: _Question, reply: Reply) -> None:
+        del self._inflight[question.key]
+        self.stats[reply.outcome] += 1
+        self.type_stats[wire.TYPE_NAMES[question.qtype]] += 1
+        # (`flags and`: an IntFlag `&` costs a microsecond; most questions have no flags)
+        if question.flags and question.flags & QueryFlags.CHECKING_DISABLED:
+            self.checking_disabled += 1
+        outcome, records, canonical, authenticated = reply
+        kind = _KINDS[question.qtype]
+        answer = kind(question.name, outcome, records, question.tries, canonical, authenticated)
         for waiter in question.waiters:
             if not waiter.done():  # a caller that gave up has cancelled its own future
                 waiter.set_result(answer)
@@ -479,50 +383,25 @@ class ResolverPool:
         if self._closed:
             return
         self._active -= 1
-        self._inflight.pop(question.name, None)
+        self._inflight.pop(question.key, None)
         for waiter in question.waiters:
             if not waiter.done():
                 waiter.set_exception(exc)
         self._pump()
 
-    def _tick(self) -> None:
-        """The one repeating timer: end the tries whose deadline has passed."""
-        self._ticker = None
+    def _sweep(self) -> None:
+        """The one deadline timer: end the tries whose deadline has passed, then wait for
+        the oldest one still live (tries end mostly long before; the FIFO keeps it cheap)."""
         if self._closed or self._loop is None or self._transport is None:
+            self._sweeper = None
             return
         now = self._loop.time()
         deadlines = self._deadlines
+        # `_sweeper` stays set while sweeping: a retry sent from here sets no timer of its own.
         while deadlines and (deadlines[0].done or deadlines[0].deadline <= now):
             attempt = deadlines.popleft()
-            if not attempt.done:  # no reply in time; a late one is stray
-                attempt.done = True
+            if not attempt.done:  # no readable reply in time; a late one is stray
                 self._transport.forget(attempt)
-                self._try_ended(attempt, Outcome.TIMEOUT, ())
-        if deadlines:
-            self._ticker = self._loop.call_later(TICK, self._tick)
-
-
-# -- event loop ----------------------------------------------------------------------------
-
-
-def _uvloop() -> Any:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop
-
-
-def create_event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
-    """uvloop's policy when uvloop is installed, else asyncio's default."""
-    uvloop = _uvloop()
-    return uvloop.EventLoopPolicy() if uvloop else asyncio.DefaultEventLoopPolicy()
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` to completion on a fresh event loop: uvloop when installed, else asyncio;
-    `SURVEY_EVENT_LOOP=asyncio` asks for asyncio's own (the benchmark compares the two)."""
-    uvloop = None if os.environ.get(EVENT_LOOP_VARIABLE) == "asyncio" else _uvloop()
-    factory = uvloop.new_event_loop if uvloop else asyncio.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coro)
+                attempt.expired()
+        live = deadlines[0].deadline if deadlines else None
+        self._sweeper = None if live is None else self._loop.call_at(live, self._sweep)

@@ -1,1 +1,1 @@
-"""Reading domain lists: names, formats, readers, de-duplication and the chunked stream."""
+"""Reading domain lists: names, formats, readers, rejects, de-duplication and the chunked stream."""

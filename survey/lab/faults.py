@@ -4,9 +4,11 @@
 lab server), unless its `FaultPlan` says otherwise: drop the query, delay it, answer SERVFAIL or
 REFUSED (a share of queries, or always for a set of names), answer TC=1 over UDP and then close
 the TCP connection the client opens for that name (RFC 7766 §5: "truncated, no TCP answer"),
-answer with a malformed packet, or stay silent for a window of query numbers (an outage) or
-answer SERVFAIL through one (a burst). Shares are drawn from a seeded random generator; windows
-count queries, not seconds, so a test can say exactly which queries an outage hits.
+answer with a malformed packet, send a cut copy of the real reply just before the real reply
+(a reply that echoes the question but cannot be read, then the answer), or stay silent for a
+window of query numbers (an outage) or answer SERVFAIL through one (a burst). Shares are drawn
+from a seeded random generator; windows count queries, not seconds, so a test can say exactly
+which queries an outage hits.
 
 What the proxy did is counted per action (`counts`), and `on_query` lets a test act at the
 N-th query (e.g. kill a scan there): a random point of a scan without timers.
@@ -52,6 +54,7 @@ class Action(StrEnum):
     BURST = "burst"  # a query inside a SERVFAIL window
     TCP_CLOSED = "tcp_closed"  # the TCP retry of a truncated answer, closed unanswered
     UNPARSABLE = "unparsable"  # not a DNS query: ignored
+    CUT_FIRST = "cut_first"  # forwarded; the reply arrives cut short first, then whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class FaultPlan:
     refused: float = 0.0
     truncate: float = 0.0
     malformed: float = 0.0
+    cut_first: float = 0.0
     servfail_names: frozenset[str] = frozenset()
     refused_names: frozenset[str] = frozenset()
     windows: tuple[Window, ...] = ()
@@ -97,6 +101,7 @@ class FaultPlan:
             (Action.REFUSED, self.refused),
             (Action.TRUNCATE, self.truncate),
             (Action.MALFORMED, self.malformed),
+            (Action.CUT_FIRST, self.cut_first),  # last: the earlier shares draw as before
         )
 
 
@@ -128,6 +133,16 @@ def error_reply(request: DNSRecord, rcode: int) -> bytes:
     if any(rr.rtype == QTYPE.OPT for rr in request.ar):
         reply.add_ar(EDNS0(udp_len=1232))
     return reply.pack()
+
+
+def cut_copy(reply: bytes) -> bytes:
+    """`reply` without its last 3 octets: the header and the question intact (the client takes
+    it for its reply), its last record cut short. A reply with no record loses nothing."""
+    end = 12
+    while end < len(reply) and reply[end]:
+        end += reply[end] + 1
+    question_end = end + 5
+    return reply[:-3] if len(reply) - 3 >= question_end and reply[6:12] != bytes(6) else reply
 
 
 def malformed_reply(packet: bytes, rng: random.Random) -> bytes:
@@ -164,6 +179,7 @@ class _Pending:
 
     client: tuple[str, int]
     query_id: bytes
+    cut_first: bool = False
 
 
 @dataclass(slots=True)
@@ -339,13 +355,15 @@ class FaultProxy:
             self._udp.sendto(truncated(request.reply()).pack(), client)
         elif action is Action.MALFORMED:
             self._udp.sendto(malformed_reply(packet, self._rng), client)
+        elif action is Action.CUT_FIRST:
+            self._forward(packet, client, cut_first=True)
         # DROP, OUTAGE: no answer at all
 
-    def _forward(self, packet: bytes, client: tuple[str, int]) -> None:
+    def _forward(self, packet: bytes, client: tuple[str, int], cut_first: bool = False) -> None:
         state = self._state
         proxy_id = state.next_id
         state.next_id = (state.next_id + 1) % 65536
-        state.pending[proxy_id] = _Pending(client, packet[:2])
+        state.pending[proxy_id] = _Pending(client, packet[:2], cut_first)
         if self._up is not None:
             self._up.sendto(struct.pack("!H", proxy_id) + packet[2:])
 
@@ -354,7 +372,10 @@ class FaultProxy:
             return
         pending = self._state.pending.pop(struct.unpack("!H", data[:2])[0], None)
         if pending is not None:
-            self._udp.sendto(pending.query_id + data[2:], pending.client)
+            reply = pending.query_id + data[2:]
+            if pending.cut_first:
+                self._udp.sendto(cut_copy(reply), pending.client)
+            self._udp.sendto(reply, pending.client)
 
     # -- TCP -----------------------------------------------------------------------------------
 

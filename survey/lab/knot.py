@@ -111,9 +111,11 @@ def udp_receive_buffers(port: int) -> list[int]:
     return [int(size) for size in re.findall(r"\brb(\d+)", shown)]
 
 
-def soa_answers(port: int, host: str = "127.0.0.1", timeout: float = POLL_TIMEOUT) -> bool:
-    """True when the server on host@port answers the root SOA authoritatively."""
-    query = DNSRecord.question(".", "SOA")
+def soa_answers(
+    port: int, host: str = "127.0.0.1", timeout: float = POLL_TIMEOUT, zone: str = "."
+) -> bool:
+    """True when the server on host@port answers the SOA of `zone` (the root) authoritatively."""
+    query = DNSRecord.question(zone, "SOA")
     try:
         reply = DNSRecord.parse(query.send(host, port, timeout=timeout))
     except (OSError, ValueError):

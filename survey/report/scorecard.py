@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from survey.errors import InputError
-from survey.input.stream import normalise, validate
+from survey.input.names import normalise, validate
 from survey.schema.values import DkimStatus, Policy, SpfAll, Status
 from survey.store.snapshot import COLUMNS as SNAPSHOT_COLUMNS
 from survey.store.snapshot import Snapshot

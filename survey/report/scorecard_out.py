@@ -29,7 +29,7 @@ from survey.report.scorecard import (
     score,
     snapshot_rows,
 )
-from survey.report.write import _check_lang, md_escape, open_for_report
+from survey.report.write import check_lang, md_escape, open_for_report
 
 ROWS_PER_PAGE = 20
 HEADINGS = {
@@ -193,7 +193,7 @@ def make_scorecard(
 ) -> list[Path]:
     """Score a watch list against a snapshot; domains the snapshot lacks are checked on the
     spot when `check` is given, else shown as not scanned."""
-    language = _check_lang(lang)
+    language = check_lang(lang)
     entries = read_watchlist(watchlist)
     snapshot = open_for_report(snapshot_folder, allow_incomplete=True)
     rows: dict[str, Any] = snapshot_rows(snapshot, [e.domain for e in entries])

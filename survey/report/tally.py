@@ -1,9 +1,12 @@
-"""The tables of one snapshot, counted by domains or weighted by mail volume.
+"""The tables of one snapshot, counted by domains or weighted by mail volume: their definition.
 
 Pure over pandas: every function takes the snapshot's domain rows as a DataFrame (read with
 `read_frame`, which projects only the columns the tables need) and returns a DataFrame with stable
-column names: one key column, `count` and `share` (a fraction 0..1 of `n`). The numbers every
-chart prints sit in `table.attrs`:
+column names: one key column, `count` and `share` (a fraction 0..1 of `n`). `survey report` and
+`survey trend` compute the same tables out of core (`survey.report.engine` and `tables`: a frame
+of 40 million rows does not fit in memory); these functions are the reference they are tested
+against (`tests/test_engine.py`), and serve frames pandas can hold (the top-N cut, the notebook).
+The numbers every chart prints sit in `table.attrs`:
 
 - `by`: `domains` or `volume`.
 - `n`: the base the shares are taken of (domains, or messages), unresolved domains left out.
@@ -90,10 +93,24 @@ TREND_COLUMNS: tuple[str, ...] = (
 class HostNaming:
     """How to name a report host: its vendor (`vendor_of(host, policy org domain)` → a vendor,
     `self` or `other`, as `survey.verdict.vendors.VendorTable.vendor_of`) and its registrable domain
-    (`org_of(host)`, as `survey.verdict.psl.organizational_domain`)."""
+    (`org_of(host)`, as `survey.verdict.psl.organizational_domain`).
+
+    `host_vendor(host)`, when given, is the vendor the host's suffix names (None: none) and
+    promises that `vendor_of(h, o)` is `other` exactly when `host_vendor(h)` is None and
+    `org_of(h)` is empty or differs from `org_of(o)` (self before vendor, as `VendorTable` does),
+    and that `org_of(x)` of a normalised name `x` (lower-case ASCII, no trailing dot) is `x` or
+    a label-suffix of it (RFC 7489 §3.2).
+    The report engine then names each distinct host once instead of each (host, policy) pair.
+    A host equal to its policy domain's organizational domain is in that organization: the
+    engine never asks about it (`self`, or that organization's vendor).
+
+    `key` names the naming in stored tallies (e.g. the checksums of the vendor table and the
+    public suffix list): tables named by a naming without a key are never reused."""
 
     vendor_of: Callable[[str, str], str]
     org_of: Callable[[str], str]
+    host_vendor: Callable[[str], str | None] | None = None
+    key: str | None = None
 
 
 def read_frame(snapshot: Snapshot, columns: Sequence[str] = REPORT_COLUMNS) -> pd.DataFrame:
@@ -222,7 +239,8 @@ def report_types(frame: pd.DataFrame, by: By = "domains") -> pd.DataFrame:
 
 
 def _named(lists: pd.Series) -> pd.Series:
-    return lists.map(lambda names: names is not None and len(names) > 0)
+    # bool even when empty: an empty object Series would select columns, not rows.
+    return lists.map(lambda names: names is not None and len(names) > 0).astype(bool)
 
 
 def _exploded(frame: pd.DataFrame, column: str, by: By) -> pd.DataFrame:
@@ -274,10 +292,12 @@ def other_report_domains(
     return _list_table(frame, f"{kind}_vendors", rows, by, "report_domain")
 
 
-def _other_domains(hosts: Iterable[str] | None, org: str | None, naming: HostNaming) -> set[str]:
+def _other_domains(hosts: Iterable[str] | None, org: object, naming: HostNaming) -> set[str]:
     if hosts is None:
         return set()
-    return {naming.org_of(h) for h in hosts if naming.vendor_of(h, org or "") == "other"}
+    # A null org_domain reads as NaN under pandas' string dtype, not None: name it "".
+    policy = org if isinstance(org, str) else ""
+    return {naming.org_of(h) for h in hosts if naming.vendor_of(h, policy) == "other"}
 
 
 def problems(frame: pd.DataFrame, record: RecordKind = "dmarc", by: By = "domains") -> pd.DataFrame:

@@ -5,10 +5,14 @@ A trend table is long: one row per snapshot and category, with `label`, the cate
 (they differ from point to point when the input lists differ). Its `attrs` hold `by` and
 `trend=True`. The `domain_counts` table has one row per snapshot.
 
+Each snapshot's tables come from its tally set (`survey.report.tallies`): read when current,
+computed and stored when missing or stale; the trend tables are ones no report option changes,
+so a set made by `survey report` with any options serves.
+
 Snapshots that cannot be shown are skipped with a note in `Trend.notes` (never misread): a schema
 version this survey does not read (refused by `Snapshot.open`), an unreadable manifest, a scan
-still running or interrupted. A snapshot without message volumes is left out of the volume tables,
-also with a note.
+still running or interrupted, parts that disagree with the manifest. A snapshot without message
+volumes is left out of the volume tables, also with a note.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pandas as pd
 
 from survey.errors import SnapshotError
 from survey.report import tally
+from survey.report.tallies import Options, Tables, tally_snapshot
 from survey.report.tally import By
 from survey.store.snapshot import Snapshot, list_snapshots
 
@@ -85,64 +90,76 @@ def _aligned(tables: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
     return pd.concat(points, ignore_index=True)
 
 
-def trend_table(
-    frames: Sequence[tuple[str, pd.DataFrame]],
-    name: str,
-    by: By,
-) -> pd.DataFrame:
-    """Trend of table `name` over `(label, frame)` points (frames without weights left out of
+Point = tuple[str, Tables]
+
+
+def trend_table(points: Sequence[Point], name: str, by: By) -> pd.DataFrame:
+    """Trend of table `name` over `(label, tables)` points (points without weights left out of
     volume trends)."""
-    follow = TREND_TABLES[name]
-    tables = [
-        (label, follow(f, by)) for label, f in frames if by == "domains" or tally.has_volume(f)
-    ]
+    tables = [(label, tables[by][name]) for label, tables in points if by in tables]
     table = _aligned(tables) if tables else pd.DataFrame()
     table.attrs = {"by": by, "trend": True}
     return table
 
 
-def domain_counts(frames: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
-    """Per snapshot: domains, resolved, unresolved (type null), messages (null without weights)."""
-    rows = [
-        {
-            "label": label,
-            "domains": len(frame),
-            "resolved": int(frame["type"].notna().sum()),
-            "unresolved": int(frame["type"].isna().sum()),
-            "messages": int(frame["weight"].fillna(0).sum()) if tally.has_volume(frame) else None,
-        }
-        for label, frame in frames
-    ]
+def domain_counts(points: Sequence[Point]) -> pd.DataFrame:
+    """Per snapshot: domains, resolved, unresolved (type null), messages (null without weights),
+    from the attrs of its type tables."""
+    rows = []
+    for label, tables in points:
+        types = tables["domains"]["types"].attrs
+        volume = tables.get("volume", {}).get("types")
+        rows.append(
+            {
+                "label": label,
+                "domains": int(types["total"]),
+                "resolved": int(types["n"]),
+                "unresolved": int(types["unresolved_domains"]),
+                "messages": None if volume is None else int(volume.attrs["total"]),
+            }
+        )
     table = pd.DataFrame(rows, columns=["label", "domains", "resolved", "unresolved", "messages"])
     table["messages"] = table["messages"].astype("Int64")
     return table
 
 
-def trend_tables(frames: Sequence[tuple[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+def trend_tables(points: Sequence[Point]) -> dict[str, pd.DataFrame]:
     """Every trend table, named `<name>_<by>`, plus `domain_counts`."""
     tables = {
-        f"{name}_{by}": trend_table(frames, name, by) for by in tally.BY for name in TREND_TABLES
+        f"{name}_{by}": trend_table(points, name, by) for by in tally.BY for name in TREND_TABLES
     }
-    tables["domain_counts"] = domain_counts(frames)
+    tables["domain_counts"] = domain_counts(points)
     return tables
 
 
-def _volume_notes(frames: Sequence[tuple[str, pd.DataFrame]]) -> list[str]:
+def _volume_notes(points: Sequence[Point]) -> list[str]:
     return [
         f"{label}: no message volumes in the input; left out of the volume trends"
-        for label, frame in frames
-        if not tally.has_volume(frame)
+        for label, tables in points
+        if "volume" not in tables
     ]
 
 
+def _points(shown: Sequence[Snapshot], notes: list[str]) -> list[Point]:
+    points = []
+    for snapshot in shown:
+        try:
+            tallied = tally_snapshot(snapshot, Options(), any_options=True)
+        except SnapshotError as exc:
+            notes.append(f"skipped {snapshot.label}: {exc}")
+            continue
+        points.append((snapshot.label, tallied.tables))
+    return points
+
+
 def trend(snapshots: Path | str) -> Trend:
-    """Read every complete snapshot under `snapshots` and tabulate the trend."""
+    """Every complete snapshot under `snapshots`, tallied (or its tallies read), side by side."""
     shown, notes = open_complete(snapshots)
-    if not shown:
+    points = _points(shown, notes)
+    if not points:
         raise SnapshotError(f"no complete snapshot under {snapshots}" + _joined(notes))
-    frames = [(s.label, tally.read_frame(s, tally.TREND_COLUMNS)) for s in shown]
-    notes += _volume_notes(frames)
-    return Trend(tuple(label for label, _ in frames), trend_tables(frames), tuple(notes))
+    notes += _volume_notes(points)
+    return Trend(tuple(label for label, _ in points), trend_tables(points), tuple(notes))
 
 
 def _joined(notes: Sequence[str]) -> str:

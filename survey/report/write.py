@@ -12,6 +12,7 @@ are defused, and Markdown cells are escaped so a record cannot break the table o
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,8 +21,9 @@ from typing import Any, cast
 import pandas as pd
 
 from survey.errors import InputError, SnapshotError
-from survey.report import charts, tally
+from survey.report import charts
 from survey.report.charts import Lang
+from survey.report.tallies import Options, tally_snapshot
 from survey.report.tally import By, HostNaming, TopBy
 from survey.report.trend import Trend, trend
 from survey.store.snapshot import Snapshot
@@ -114,7 +116,7 @@ def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def _check_lang(lang: str) -> Lang:
+def check_lang(lang: str) -> Lang:
     if lang not in charts.LANGS:
         raise InputError(f"language {lang!r}: choose from {', '.join(charts.LANGS)}")
     return lang
@@ -122,10 +124,16 @@ def _check_lang(lang: str) -> Lang:
 
 def default_naming() -> HostNaming:
     """Vendor and registrable domain of report hosts, from the project's vendor table and PSL."""
-    from survey.verdict.psl import organizational_domain
-    from survey.verdict.vendors import VendorTable
+    from survey.verdict.psl import current, organizational_domain
+    from survey.verdict.vendors import DEFAULT_TABLE, VendorTable
 
-    return HostNaming(VendorTable.load().vendor_of, organizational_domain)
+    table = VendorTable.load()
+    key = f"vendors {_sha256(DEFAULT_TABLE)}, psl {_sha256(current().path)}"
+    return HostNaming(table.vendor_of, organizational_domain, table.vendor_by_suffix, key)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def open_for_report(folder: Path | str, allow_incomplete: bool = False) -> Snapshot:
@@ -218,10 +226,6 @@ def _snapshot_facts(snapshot: Snapshot, rows: int) -> list[str]:
     return [f"- {key}: {md_escape(value)}" for key, value in facts.items() if value is not None]
 
 
-def _modes(frame: pd.DataFrame) -> tuple[By, ...]:
-    return tally.BY if tally.has_volume(frame) else ("domains",)
-
-
 def write_report(
     snapshot_folder: Path | str,
     out_dir: Path | str,
@@ -238,20 +242,17 @@ def write_report(
     `top`: also the type table of the first `top` domains, by rank (`top_by`, default rank when
     the input has ranks, else volume). `naming`: how to name report hosts for the `other`
     destinations tables (default: the project's vendor table and public suffix list)."""
-    language, chosen = _check_lang(lang), _check_formats(formats)
+    language, chosen = check_lang(lang), _check_formats(formats)
     snapshot = open_for_report(snapshot_folder, allow_incomplete)
-    frame = tally.read_frame(snapshot)
+    options = Options(top, top_by, naming or default_naming())
+    tallied = tally_snapshot(snapshot, options)
+    by_mode = tallied.tables
     out = _prepare(out_dir)
-    cut_by = top_by or ("rank" if frame["rank"].notna().any() else "volume")
     words = MD_TEXT[language]
     lines = [f"# {md_escape(words['report'].format(label=snapshot.label))}", ""]
-    lines += [*_snapshot_facts(snapshot, len(frame)), ""]
-    if not tally.has_volume(frame):
+    lines += [*_snapshot_facts(snapshot, tallied.rows), ""]
+    if "volume" not in by_mode:
         lines += [f"> {words['no_volume']}", ""]
-    by_mode = {
-        by: tally.snapshot_tables(frame, by, top, cut_by, naming or default_naming())
-        for by in _modes(frame)
-    }
     for name in by_mode["domains"]:
         lines += [
             f"## {md_escape(charts.title_of(name, by_mode['domains'][name].attrs, language))}"
@@ -321,7 +322,7 @@ def write_trend(
 ) -> Path:
     """Write the trend over every complete snapshot under `snapshots_folder` into `out_dir`;
     returns the path of its report.md. Skipped snapshots are noted on stderr and in report.md."""
-    language, chosen = _check_lang(lang), _check_formats(formats)
+    language, chosen = check_lang(lang), _check_formats(formats)
     result: Trend = trend(snapshots_folder)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -14,7 +14,8 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from survey.dns.pool import PoolCounts, ResolverSettings
+from survey.dns.pool import PoolCounts
+from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputCounts
 from survey.store.snapshot import SnapshotWriter, utc_now
 
@@ -42,11 +43,16 @@ def question_counts(counts: PoolCounts) -> dict[str, int]:
 
 def transport_counts(counts: PoolCounts) -> dict[str, Any]:
     """How a run's tries went on the wire: the outcome of every try (retried ones too), the
-    questions asked again over TCP, and the replies ignored as stray (late or forged)."""
+    questions asked again over TCP, the replies ignored as stray (late or forged), and those
+    that echoed a question but could not be read (each counted, the try waiting on); the
+    questions of each type (TXT, A, MX), and those asked with CD (the DNSSEC bogus check)."""
     return {
         "tries": {str(outcome): n for outcome, n in sorted(counts.tries.items())},
         "tcp": counts.tcp,
         "stray_replies": counts.stray,
+        "malformed_replies": counts.malformed,
+        "question_types": dict(sorted(counts.types.items())),
+        "checking_disabled_questions": counts.checking_disabled,
     }
 
 

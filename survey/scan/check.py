@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from survey.dns.pool import ResolverPool, ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.pool import ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.errors import InputError
-from survey.input.stream import InputDomain, normalise, validate
+from survey.input.names import normalise, validate
+from survey.input.stream import InputDomain
 from survey.records.dmarc import DMARC_CODES
 from survey.records.dmarc9989 import DMARC9989_CODES
 from survey.records.spf import SPF_CODES
@@ -78,7 +81,17 @@ def render_text(result: dict[str, Any]) -> str:
     if result["spf_all"]:
         lines.append(f"    all: {result['spf_all']}")
     lines += _problems(result, "spf", SPF_CODES)
+    lines.append(f"  DNSSEC {_DNSSEC.get(result.get('dnssec'), result.get('dnssec'))}")
     return "\n".join(lines)
+
+
+_DNSSEC = {
+    None: "not measured (this DNS client cannot read the AD bit)",
+    "secure": "secure (the resolver validated the answer: AD set)",
+    "insecure": "insecure (answered without the AD bit: not signed, or not validated)",
+    "bogus": "bogus (SERVFAIL; the data is there with CD set: its validation fails)",
+    "error": "error (unresolved)",
+}
 
 
 def _rfc9989_lines(result: dict[str, Any]) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from survey import __version__
-from survey.dns.pool import ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.settings import ResolverSettings
 from survey.errors import InputError, SnapshotError
 from survey.input.stream import DomainStream, InputDomain, read_domains
 from survey.scan.accounting import (
@@ -62,10 +64,30 @@ class ScanOptions:
     report_auth: bool = True
     psl_path: Path | None = None
     workers: int = 1  # processes scanning chunks (survey/workers.py); 1: this process alone
+    cluster: str | None = None  # a Dask scheduler's address: the chunks run on its workers
 
     def __post_init__(self) -> None:
         if not isinstance(self.workers, int) or self.workers < 1:
             raise InputError(f"workers must be >= 1, not {self.workers!r}")
+        if self.cluster is not None:
+            object.__setattr__(self, "cluster", cluster_address(self.cluster))
+            if self.workers > 1:
+                raise InputError(
+                    "--workers is for a scan on this machine; on a cluster the `dask worker` "
+                    "processes scan (drop --workers or --cluster)"
+                )
+
+
+_CLUSTER = re.compile(r"(?:(tcp|tls)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):([0-9]{1,5})")
+
+
+def cluster_address(text: str) -> str:
+    """A Dask scheduler's address, `tcp://HOST:PORT` (or tls://); a bare HOST:PORT is tcp."""
+    found = _CLUSTER.fullmatch(text.strip())
+    if found is None or not 0 < int(found.group(3)) < 65536:
+        raise InputError(f"--cluster takes a Dask scheduler's tcp://HOST:PORT, not {text!r}")
+    scheme, host, port = found.groups()
+    return f"{scheme or 'tcp'}://{host}:{int(port)}"
 
 
 # Below this many questions in flight per worker, another process stops paying for itself.
@@ -111,10 +133,13 @@ class _Run:
         self.progress = progress
 
     async def scan(
-        self, chunks: Iterable[list[InputDomain]], done: set[int], stop: asyncio.Event
+        self,
+        runner: ChunkRunner,
+        chunks: Iterable[list[InputDomain]],
+        done: set[int],
+        stop: asyncio.Event,
     ) -> RunnerOutcome:
         """Scan every chunk not in `done`; `completed` is False when stopped by a signal."""
-        runner = runner_for(self.options, self.writer.folder)
         return await runner.run(self._todo(chunks, done), self._chunk_done, stop)
 
     def _todo(
@@ -131,10 +156,21 @@ class _Run:
 
 
 def runner_for(options: ScanOptions, folder: Path) -> ChunkRunner:
-    """The runner `options` ask for: worker processes when `workers` > 1, else this process."""
+    """The runner `options` ask for: a Dask cluster's workers when `cluster` is set, worker
+    processes when `workers` > 1, else this process."""
     setup = RunnerSetup(
         folder, options.resolver, options.report_auth, options.psl_path, options.chunks_in_flight
     )
+    if options.cluster is not None:
+        try:  # Dask is an extra, and a heavy import a scan on one machine does without
+            from survey.scan.cluster import DaskRunner
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in ("dask", "distributed"):
+                raise
+            raise InputError(
+                f"--cluster needs Dask ({exc.msg}): pip install 'dmarc-survey[cluster]'"
+            ) from None
+        return DaskRunner(setup, options.cluster)
     if options.workers > 1:
         return ProcessRunner(setup, options.workers)
     return LocalRunner(setup)
@@ -143,8 +179,9 @@ def runner_for(options: ScanOptions, folder: Path) -> ChunkRunner:
 def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSummary:
     """Scan `options.input_path` into the snapshot `options.label`. Synchronous entry point.
 
-    The input is checked (format) before anything is written, and read whole (counts final)
-    before the first question; a fresh snapshot whose input turns out unusable is removed."""
+    The runner is checked (a cluster reached) and the input (format) before anything is
+    written, and the input read whole (counts final) before the first question; a fresh
+    snapshot whose runner or input turns out unusable is removed."""
     if options.psl_path is not None:
         psl.load(options.psl_path)
     writer = SnapshotWriter.create(options.snapshots, options.label)
@@ -156,11 +193,14 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSumm
     ):
         done = _prepare(options, writer)
         with _removed_on_failure(writer, fresh=not done and writer.existing_manifest() is None):
+            runner = runner_for(options, writer.folder)
+            runner.check()  # a cluster out of reach fails before the input is read
             _read_input(stream, options.input_path)
         if progress is not None:
             progress(ChunkDone(0, Counter(), total=stream.counts.unique))
         with tuned_collector(), system_memory_pool():
-            return run(_scan(options, writer, stream, done, progress or (lambda _: None)))
+            scan = _Run(options, writer, progress or (lambda _: None))
+            return run(_scan(options, writer, stream, done, runner, scan))
 
 
 @contextlib.contextmanager
@@ -190,25 +230,35 @@ async def _scan(
     writer: SnapshotWriter,
     stream: DomainStream,
     done: set[int],
-    progress: Progress,
+    runner: ChunkRunner,
+    scan: _Run,
 ) -> ScanSummary:
     with Stopper() as stop:
         manifest = _start_manifest(options, writer, done)
         manifest["input"].update(input_counts(stream.counts))
         run_entry = start_run_entry("resume" if done else "scan", options.resolver)
         try:
-            outcome = await _Run(options, writer, progress).scan(stream, done, stop.event)
+            outcome = await scan.scan(runner, stream, done, stop.event)
             completed = outcome.completed
-            run_entry["workers"] = options.workers
+            run_entry["workers"] = _workers_of(options, runner)
+            run_entry["runner"] = runner.describe()
             run_entry["questions"] = question_counts(outcome.counts)
             run_entry["transport"] = transport_counts(outcome.counts)
             run_entry["tree_walk"] = outcome.walk.manifest_entry()
         except BaseException as exc:
+            run_entry["runner"] = runner.describe()
             record_failure(writer, manifest, run_entry, exc)
             raise
         manifest["runs"] = [*manifest.get("runs", []), end_run_entry(run_entry, completed)]
         manifest["elapsed_seconds"] = round(time.monotonic() - run_entry.pop("_started"), 3)
         return ScanSummary(writer.folder, finish_manifest(writer, manifest, completed))
+
+
+def _workers_of(options: ScanOptions, runner: ChunkRunner) -> int:
+    """Processes that scanned chunks: on a cluster, the Dask workers that wrote parts."""
+    if options.cluster is None:
+        return options.workers
+    return len(runner.describe().get("workers", ()))
 
 
 def _prepare(options: ScanOptions, writer: SnapshotWriter) -> set[int]:

@@ -30,7 +30,8 @@ from dataclasses import replace
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from survey.dns.pool import PoolCounts, ResolverPool, run
+from survey.dns.loop import run
+from survey.dns.pool import PoolCounts, ResolverPool
 from survey.errors import SurveyError
 from survey.input.stream import InputDomain
 from survey.scan.runners import Chunks, OnChunk, RunnerOutcome, RunnerSetup, share
@@ -52,6 +53,12 @@ class ProcessRunner:
     def __init__(self, setup: RunnerSetup, workers: int) -> None:
         self.setup = replace(setup, settings=share(setup.settings, workers))
         self.workers = workers
+
+    def check(self) -> None:
+        pass  # spawning is checked by starting the workers
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "processes", "workers": self.workers}
 
     async def run(self, chunks: Chunks, on_chunk: OnChunk, stop: asyncio.Event) -> RunnerOutcome:
         """`on_chunk(domains, types)` is called in the parent as each part is written."""

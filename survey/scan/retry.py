@@ -24,7 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from survey.dns.pool import ResolverPool, ResolverSettings, run
+from survey.dns.loop import run
+from survey.dns.pool import ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.errors import SnapshotError
 from survey.input.stream import InputDomain
 from survey.scan.accounting import (

@@ -2,8 +2,9 @@
 
 The pipeline (`survey.scan.pipeline`) reads the input, keeps the manifest and the progress, and
 hands the chunks still to do to one runner: `LocalRunner` scans them in this process,
-`survey.scan.processes.ProcessRunner` in worker processes. Whatever the runner, part N is chunk N,
-written whole by whoever scanned it, so `--resume` works the same way over all of them.
+`survey.scan.processes.ProcessRunner` in worker processes, `survey.scan.cluster.DaskRunner` on a
+Dask cluster. Whatever the runner, part N is chunk N, written whole by whoever scanned it, so
+`--resume` works the same way over all of them.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from survey.dns.pool import PoolCounts, ResolverPool, ResolverSettings
+from survey.dns.pool import PoolCounts, ResolverPool
+from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputDomain
 from survey.scan.jobs import Job, run_jobs
 from survey.scan.scanner import DomainScanner, WalkCounts, scan_part
@@ -47,6 +49,13 @@ class RunnerOutcome:
 class ChunkRunner(Protocol):
     """Scans `chunks` into parts until they are exhausted or `stop` is set."""
 
+    def check(self) -> None:
+        """Raise a SurveyError now if the runner cannot run (a cluster out of reach): called
+        before the input is read and the manifest written."""
+
+    def describe(self) -> dict[str, Any]:
+        """The runner as the manifest's run entry records it (`runner`), at any time."""
+
     async def run(
         self, chunks: Chunks, on_chunk: OnChunk, stop: asyncio.Event
     ) -> RunnerOutcome: ...
@@ -63,6 +72,12 @@ class LocalRunner:
 
     def __init__(self, setup: RunnerSetup) -> None:
         self.setup = setup
+
+    def check(self) -> None:
+        pass  # this process can always scan
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "local"}
 
     async def run(self, chunks: Chunks, on_chunk: OnChunk, stop: asyncio.Event) -> RunnerOutcome:
         setup = self.setup

@@ -1,10 +1,12 @@
 """One domain's questions and verdict, a chunk of them, and the chunk written as its part.
 
-The questions per domain: TXT `_dmarc.<d>` and TXT `<d>` at once; then the RFC 9989 DNS Tree
-Walk, `_dmarc.<name>` for the names above `d` in turn; `_dmarc.<org>` when RFC 7489 §6.6.3
-falls back to the organizational domain; the §7.1 authorization names of external report
-destinations. Which are needed is decided by the verdict package (`walk_goes_on`,
-`needs_org_lookup`, `authorization_names`); this module only asks them.
+The questions per domain: TXT `_dmarc.<d>` and TXT `<d>` at once, the latter with DO and AD
+(its AD bit is the `dnssec` column); `<d>` again with CD when it ended SERVFAIL (bogus or
+not); then the RFC 9989 DNS Tree Walk, `_dmarc.<name>` for the names above `d` in turn;
+`_dmarc.<org>` when RFC 7489 §6.6.3 falls back to the organizational domain; the §7.1
+authorization names of external report destinations. Which are needed is decided by the
+verdict package (`needs_unchecked`, `walk_goes_on`, `needs_org_lookup`,
+`authorization_names`); this module only asks them.
 
 The `_dmarc` names above a domain (the walk's, and the §6.6.3 organizational one, usually one
 of them) are shared by many domains (`_dmarc.com`, `_dmarc.co.jp`, an organization's own for
@@ -29,13 +31,15 @@ import pyarrow as pa
 
 from survey.dns.outcome import TxtAnswer
 from survey.dns.pool import ResolverPool
+from survey.dns.wire import QueryFlags
 from survey.input.stream import InputDomain
 from survey.scan.jobs import write_part_whole
-from survey.schema.values import Outcome
+from survey.schema.values import Dnssec, Outcome
 from survey.store.snapshot import SCHEMA, SnapshotWriter, rows_to_table
 from survey.verdict import psl
 from survey.verdict.authorization import OrgOf, authorization_names
 from survey.verdict.classify import classify
+from survey.verdict.dnssec import dnssec_state, needs_unchecked
 from survey.verdict.policy import DomainLookups, discover_policy, needs_org_lookup
 from survey.verdict.row import VERDICT_FIELDS, Verdict
 from survey.verdict.treewalk import names_above, walk_goes_on
@@ -97,8 +101,10 @@ class DomainScanner:
         org = self._org_of(domain)
         pool = self._pool
         # Both questions are in flight before the first await (txt() returns a future).
-        dmarc_future, spf_future = pool.txt(f"_dmarc.{domain}"), pool.txt(domain)
+        dmarc_future = pool.txt(f"_dmarc.{domain}")
+        spf_future = pool.txt(domain, QueryFlags.DNSSEC)
         dmarc, spf = await dmarc_future, await spf_future
+        dnssec = await self._dnssec(domain, spf)
         walk = await self._walk(domain, dmarc)
         org_answer = None
         if needs_org_lookup(domain, org, dmarc):
@@ -113,7 +119,19 @@ class DomainScanner:
                 futures = [pool.txt(name) for name in names]
                 answers = {name: await future for name, future in zip(names, futures, strict=True)}
                 lookups = DomainLookups(domain, org, dmarc, spf, org_answer, answers, walk)
-        return classify(lookups, self._org_of, self._vendors, item.rank, item.weight, policy)
+        return classify(
+            lookups, self._org_of, self._vendors, item.rank, item.weight, policy, dnssec
+        )
+
+    async def _dnssec(self, domain: str, answer: TxtAnswer) -> Dnssec | None:
+        """The `dnssec` column; None when the client cannot read the AD bit (c-ares). The CD
+        answer only tells bogus from a failure: it is never the domain's SPF answer."""
+        if not self._pool.dnssec:
+            return None
+        unchecked = None
+        if needs_unchecked(answer):
+            unchecked = await self._pool.txt(domain, QueryFlags.CHECKING_DISABLED)
+        return dnssec_state(answer, unchecked)
 
     async def _walk(self, domain: str, own: TxtAnswer) -> tuple[TxtAnswer, ...]:
         """RFC 9989 §4.10: the answers for the names above the domain, asked one after another

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from survey.dns.outcome import TxtAnswer
+from survey.dns.pool import ResolverPool
 from survey.records.spf import SpfRecord, discover_spf
 from survey.schema.values import Outcome, SpfResult, SpfResultReason
 from survey.verdict.spf_eval import (
@@ -47,6 +48,25 @@ class SpfResolver(Protocol):
     def address(self, name: str) -> Awaitable[Outcome]: ...  # A
 
     def mx(self, name: str) -> Awaitable[tuple[Outcome, int]]: ...  # outcome, names in the answer
+
+
+class PoolResolver:
+    """The scan's resolver pool as an `SpfResolver`: its A and MX answers reduced to what the
+    rules read (the outcome; and for MX the number of records, RFC 7208 §4.6.4). Every
+    question goes through the pool, with its retries, deadlines, counts and sharing."""
+
+    def __init__(self, pool: ResolverPool) -> None:
+        self._pool = pool
+
+    def txt(self, name: str) -> Awaitable[TxtAnswer]:
+        return self._pool.txt(name)
+
+    async def address(self, name: str) -> Outcome:
+        return (await self._pool.address(name)).outcome
+
+    async def mx(self, name: str) -> tuple[Outcome, int]:
+        answer = await self._pool.mx(name)
+        return answer.outcome, len(answer.exchanges)
 
 
 @dataclass(frozen=True, slots=True)

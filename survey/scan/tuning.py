@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -45,3 +46,34 @@ def tuned_collector() -> Iterator[None]:
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+class _Shared:
+    """The scans running in this process under `shared_tuning`, and the settings they hold."""
+
+    lock = threading.Lock()
+    users = 0
+    held: contextlib.ExitStack | None = None
+
+
+@contextlib.contextmanager
+def shared_tuning() -> Iterator[None]:
+    """Both settings above, for scans that run in threads of a process the survey does not own
+    (a Dask worker scans one chunk per thread, several at once): both are process-wide, so they
+    are set when the first scan starts and restored when the last one ends, never under a scan
+    still running in another thread."""
+    with _Shared.lock:
+        if _Shared.users == 0:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(tuned_collector())
+                stack.enter_context(system_memory_pool())
+                _Shared.held = stack.pop_all()
+        _Shared.users += 1
+    try:
+        yield
+    finally:
+        with _Shared.lock:
+            _Shared.users -= 1
+            if _Shared.users == 0 and _Shared.held is not None:
+                _Shared.held.close()
+                _Shared.held = None

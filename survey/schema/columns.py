@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from survey.schema.codes import Dmarc9989Code, DmarcCode, ProblemCode, SpfCode
 from survey.schema.values import (
     DmarcSource,
+    Dnssec,
     DomainType,
     Outcome,
     Policy,
@@ -116,6 +117,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("dmarc_org_lookup", STRING, "outcome of `_dmarc.o`, null when not asked", Outcome),
     Column("dmarc_record_count", INT16, "TXT texts at the name the DMARC verdict rests on"),
     Column("spf_record_count", INT16, "SPF records found"),
+    Column(
+        "dnssec",
+        STRING,
+        "the AD bit of the resolver's answer for `d` (see [DNSSEC](#dnssec)); null when not"
+        " measured (`--dns-client aiodns`)",
+        Dnssec,
+    ),
     Column(
         "dmarc9989_status",
         STRING,

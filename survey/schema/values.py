@@ -138,3 +138,13 @@ class SpfResultReason(StrEnum):
     REDIRECT_NO_SPF = "redirect_no_spf"  # a redirect target without an SPF record (§6.1)
     INCLUDE_PERMERROR = "include_permerror"  # an included record that is itself invalid (§5.2)
     TOO_MANY_MX = "too_many_mx"  # an mx answer of more than 10 names (§4.6.4)
+
+
+class Dnssec(StrEnum):
+    """What a validating resolver said of the domain's own TXT answer (`dnssec`), asked with DO
+    and AD (RFC 3225, RFC 6840 §5.7); worth what the resolver is worth (README, DNSSEC)."""
+
+    SECURE = "secure"  # answered with AD set: validated (RFC 4035 §3.2.3)
+    INSECURE = "insecure"  # answered, AD clear: not signed, or not validated
+    BOGUS = "bogus"  # SERVFAIL, and the same question with CD set answered (RFC 4035 §3.2.2)
+    ERROR = "error"  # unresolved: no answer either way, never insecure

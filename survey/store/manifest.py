@@ -73,6 +73,7 @@ _TALLIED = (
     "dmarc_status",
     "spf_status",
     "type",
+    "dnssec",
     "dmarc9989_status",
 )
 
@@ -102,6 +103,7 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         "spf_status": dict(counts["spf_status"]),
         "dmarc9989_status": dict(counts["dmarc9989_status"]),
         "types": types,
+        "dnssec": dict(counts["dnssec"]),
         "unresolved": types.get("null", 0),
         "report_auth_unresolved": auth_unresolved,
     }

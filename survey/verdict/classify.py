@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from survey.schema.values import Dnssec
 from survey.verdict.authorization import OrgOf, policy_domain, unauthorized
 
 # Re-exported: scripts/bench_lib.py builds the benchmark's questions file with these, imported
@@ -32,8 +33,10 @@ def classify(
     rank: int | None = None,
     weight: int | None = None,
     policy: Policy | None = None,
+    dnssec: Dnssec | None = None,
 ) -> Verdict:
-    """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already.
+    """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already;
+    `dnssec` as `survey.verdict.dnssec` judged it (None: not measured).
 
     Only the vendors and the §7.1 warnings are worked out per domain; the rest comes from the
     policy's and the SPF answer's columns, shared by every domain with the same answers."""
@@ -74,6 +77,7 @@ def classify(
         org_lookup,
         record_count,
         spf.count,
+        dnssec,
         *walk,  # dmarc9989_status … dmarc9989_warnings
     )
     return Verdict(*row)

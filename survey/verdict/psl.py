@@ -1,25 +1,31 @@
-"""Organizational domains (RFC 7489 §3.2) from the Public Suffix List.
+"""Organizational domains (RFC 7489 §3.2) from the Public Suffix List, by the list's algorithm.
 
 RFC 7489 §3.2 defines the organizational domain as the public suffix of a name plus one more
-label, where the public suffix comes from "a public suffix list". We use publicsuffix2's
-`PublicSuffixList` (its trie and API), fed with the current `data/public_suffix_list.dat`
-instead of the copy of 2019 that ships inside publicsuffix2.
+label, where the public suffix comes from "a public suffix list": `data/public_suffix_list.dat`
+(https://publicsuffix.org/list/), read and matched here. The list's algorithm:
+
+- A rule is a name, matched against a name's rightmost labels, label by label; a `*` label
+  matches any one label (`*.ck`); a rule starting with `!` is an exception (`!www.ck`).
+- If no rule matches, the rule is `*`: the name's last label is its public suffix.
+- Of the matching rules, an exception prevails, and the public suffix is the exception rule
+  minus its leftmost label (`www.ck` → `ck`); else the rule with the most labels prevails, and
+  the public suffix is the part of the name it matches.
 
 Decisions, documented because they change verdicts:
 
 - The PRIVATE section is included (the whole file, as publicsuffix.org asks consumers to use it
   and as most DMARC implementations load it). So `alice.github.io` and `bob.github.io` are
   two organizations, not one `github.io`. `load(path, private=False)` keeps the ICANN section only.
-- publicsuffix2 2.20191221 marks every intermediate trie node as a rule: a list holding
-  `*.compute.amazonaws.com` but not `amazonaws.com` would make `amazonaws.com` a public suffix,
-  so `foo.amazonaws.com` would be its own organization. `_PublicSuffixTrie` fixes that: nodes
-  only a longer rule passes through are not rules (PSL algorithm: the longest *matching rule*).
-- A name under an unlisted TLD follows the PSL's implicit `*` rule: `www.host.internal` →
-  `host.internal` (publicsuffix2's `get_sld` would return `internal`).
+- Only rules match: a list holding `*.compute.amazonaws.com` but not `amazonaws.com` leaves
+  `foo.amazonaws.com` under the implicit `*` rule, so its organization is `amazonaws.com`.
+- A name under an unlisted TLD follows the implicit `*` rule: `www.host.internal` →
+  `host.internal`.
 - A name that is itself a public suffix (`co.uk`, `com`, `anything.ck`) is its own
   organizational domain.
-- Rules are converted to A-labels with UTS46 non-transitional mapping, as `survey.input.stream`
-  converts input names, so both sides compare in the same form.
+- Rules are converted to A-labels with UTS46 non-transitional mapping and lower-cased, as
+  `survey.input.names.normalise` converts names, so both sides compare in the same form.
+- A `*` is only allowed as a rule's leftmost label (as in every rule of the list); a list with
+  one elsewhere is refused rather than half understood.
 """
 
 from __future__ import annotations
@@ -27,14 +33,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import idna
-from publicsuffix2 import PublicSuffixList
 
 from survey import DATA_DIR
 from survey.errors import InputError
-from survey.input.stream import normalise
+from survey.input.names import normalise
 
 #: The list shipped with the repository.
 DEFAULT_LIST = DATA_DIR / "public_suffix_list.dat"
@@ -44,61 +48,47 @@ _PRIVATE_MARKER = "===BEGIN PRIVATE DOMAINS==="
 _VERSION = re.compile(r"^//\s*VERSION:\s*(\d{4}-\d{2}-\d{2})")
 
 
-class _PublicSuffixTrie(PublicSuffixList):
-    """publicsuffix2's trie, where a node that only lies on the path of a longer rule is no rule.
-
-    Such nodes carry `None` instead of 0 (rule) or 1 (exception rule).
-    """
-
-    def _find_node(self, parent: list[Any], parts: list[str]) -> list[Any]:
-        if not parts:
-            return parent
-        if len(parent) == 1:
-            parent.append({})
-        child = parts.pop()
-        node = parent[1].setdefault(child, [None])
-        return self._find_node(node, parts)
-
-    def _lookup_node(
-        self, matches: list[int | None], depth: int, parent: Any, parts: list[str], wildcard: bool
-    ) -> None:
-        if wildcard and depth == 1:
-            matches[-depth] = 0  # the implicit "*" rule of the PSL algorithm
-        if parent in (0, 1, None) or depth > len(parts):
-            return
-        children = parent[1]
-        for name in ("*", parts[-depth]):
-            child = children.get(name)
-            if child is None or (name == "*" and not wildcard):
-                continue
-            negate = child if child in (0, 1) else child[0]
-            if negate is not None:
-                matches[-depth] = negate
-            self._lookup_node(matches, depth + 1, child, parts, wildcard)
-
-    def get_tld(self, domain: str, wildcard: bool = True, strict: bool = False) -> str | None:
-        """The public suffix. An exception rule prevails and yields the rule minus its leftmost
-        label (PSL algorithm step 5), whether or not that shorter name is itself a rule."""
-        if not domain:
-            return None
-        parts = domain.lower().strip(".").split(".")
-        if strict and (self.root in (0, 1) or parts[-1] not in self.root[1]):
-            return None
-        hits: list[int | None] = [None] * len(parts)
-        self._lookup_node(hits, 1, self.root, parts, wildcard)
-        if 1 in hits:
-            return ".".join(parts[hits.index(1) + 1 :])
-        return ".".join(parts[hits.index(0) :]) if 0 in hits else None
+# What a suffix is, in `SuffixList.rules` (bits): a rule itself, the `*.` rule below it, the
+# `!` exception rule of it. 0: only on the way to a longer rule, which lets a lookup stop at the
+# first suffix that is not in the table.
+_RULE = 1
+_WILDCARD = 2
+_EXCEPTION = 4
 
 
 @dataclass(frozen=True, slots=True)
 class SuffixList:
-    """A loaded list: where it came from, its date (`// VERSION:` line), and the trie."""
+    """A loaded list: where it came from, its date (`// VERSION:` line), whether its PRIVATE
+    section is in, and its rules: every suffix of every rule (`compute.amazonaws.com`,
+    `amazonaws.com`, `com`) → what it is (`_RULE`, `_WILDCARD`, `_EXCEPTION` bits, or 0)."""
 
     path: Path
     date: str | None
     private: bool
-    trie: _PublicSuffixTrie
+    rules: dict[str, int]
+
+    def suffix_labels(self, labels: list[str]) -> int:
+        """How many of the rightmost `labels` of a name (A-labels, lower case) are its public
+        suffix: the longest matching rule's, an exception's minus one, or 1 (rule `*`)."""
+        rules = self.rules
+        matched = 1
+        exception = 0
+        above = 0  # what the suffix one label shorter is
+        suffix = ""
+        for depth in range(1, len(labels) + 1):
+            label = labels[-depth]
+            suffix = label if depth == 1 else f"{label}.{suffix}"
+            if above & _WILDCARD:
+                matched = depth  # `*.<suffix one label shorter>` matches this suffix
+            kind = rules.get(suffix)
+            if kind is None:
+                break  # no rule is this suffix or ends with it
+            if kind & _EXCEPTION:
+                exception = depth
+            elif kind & _RULE:
+                matched = depth
+            above = kind
+        return exception - 1 if exception else matched
 
 
 def _ascii_rule(rule: str) -> str:
@@ -107,11 +97,33 @@ def _ascii_rule(rule: str) -> str:
         return rule.lower()
     prefix, body = ("!", rule[1:]) if rule.startswith("!") else ("", rule)
     labels = body.split(".")
-    mapped = [
-        label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
-        for label in labels
-    ]
+    try:
+        mapped = [
+            label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+            for label in labels
+        ]
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise InputError(f"a public suffix rule IDNA cannot encode: {rule!r}: {exc}") from exc
     return prefix + ".".join(mapped).lower()
+
+
+def _rule_table(rules: list[str]) -> dict[str, int]:
+    """`SuffixList.rules` of the rules as read (A-labels, lower case)."""
+    table: dict[str, int] = {}
+    for rule in rules:
+        if rule.startswith("!"):
+            name, kind = rule[1:], _EXCEPTION
+        elif rule.startswith("*."):
+            name, kind = rule[2:], _WILDCARD
+        else:
+            name, kind = rule, _RULE
+        if "*" in name:
+            raise InputError(f"a public suffix rule with `*` other than leftmost: {rule!r}")
+        table[name] = table.get(name, 0) | kind
+        while "." in name:  # the suffixes on the way to the rule
+            name = name.split(".", 1)[1]
+            table.setdefault(name, 0)
+    return table
 
 
 def _read_rules(path: Path, private: bool) -> tuple[list[str], str | None]:
@@ -138,7 +150,7 @@ def read_list(path: Path = DEFAULT_LIST, *, private: bool = True) -> SuffixList:
     rules, date = _read_rules(Path(path), private)
     if not rules:
         raise InputError(f"the public suffix list {path} holds no rules")
-    return SuffixList(Path(path), date, private, _PublicSuffixTrie(rules, idna=False))
+    return SuffixList(Path(path), date, private, _rule_table(rules))
 
 
 _current: SuffixList | None = None
@@ -150,10 +162,6 @@ def load(path: Path = DEFAULT_LIST, *, private: bool = True) -> SuffixList:
     _current = read_list(path, private=private)
     _by_name.clear()
     return _current
-
-
-#: Same as `load`, by the name the brief also uses.
-set_list = load
 
 
 def current() -> SuffixList:
@@ -182,16 +190,22 @@ def _default_date() -> str | None:
 PSL_DATE: str | None = _default_date()
 
 
+def _public_suffix(ascii_name: str) -> str:
+    """The public suffix of a normalised name; dots at either end are not labels (and a name
+    of dots only is its own suffix)."""
+    labels = ascii_name.strip(".").split(".")
+    count = current().suffix_labels(labels)
+    return ".".join(labels[-count:]) or ascii_name
+
+
 def public_suffix(name: str) -> str:
     """The public suffix of `name` per the PSL algorithm (wildcards, exceptions, implicit `*`)."""
     ascii_name = normalise(name)
-    if not ascii_name:
-        return ""
-    return current().trie.get_tld(ascii_name, wildcard=True, strict=False) or ascii_name
+    return _public_suffix(ascii_name) if ascii_name else ""
 
 
 def _organizational(ascii_name: str) -> str:
-    suffix = public_suffix(ascii_name)
+    suffix = _public_suffix(ascii_name)
     labels = ascii_name.split(".")
     keep = suffix.count(".") + 2  # RFC 7489 §3.2 step 3: the suffix plus one label
     return ".".join(labels[-keep:]) if len(labels) >= keep else ascii_name

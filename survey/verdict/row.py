@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from survey.schema.codes import Dmarc9989Code, DmarcCode, SpfCode
 from survey.schema.values import (
     DmarcSource,
+    Dnssec,
     DomainType,
     Outcome,
     Policy,
@@ -23,7 +24,7 @@ from survey.schema.values import (
 class Verdict:
     """One snapshot row (all schema columns but `scanned_at`, which the scan stamps).
 
-    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 40 fields
+    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 41 fields
     through `object.__setattr__` (more than the rest of classify costs). The sequences
     are tuples, shared between rows where they are equal: nothing is meant to change a row."""
 
@@ -58,6 +59,7 @@ class Verdict:
     dmarc_org_lookup: Outcome | None
     dmarc_record_count: int
     spf_record_count: int
+    dnssec: Dnssec | None
     dmarc9989_status: Status
     dmarc9989_policy_domain: str | None
     dmarc9989_org_domain: str | None

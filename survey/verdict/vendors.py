@@ -16,7 +16,7 @@ from pathlib import Path
 
 from survey import DATA_DIR
 from survey.errors import InputError
-from survey.input.stream import normalise
+from survey.input.names import normalise
 from survey.verdict.psl import organizational_domain
 
 DEFAULT_TABLE = DATA_DIR / "vendors.csv"
