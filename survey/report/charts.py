@@ -80,6 +80,19 @@ COLOURS: dict[str, str] = {
     "vendor:*": "#1E88E5",
     "problem:error": "#C62828",
     "problem:warning": "#F9A825",
+    # why RFC 9989's verdict differs from RFC 7489's
+    "difference:psd_policy": "#6A1B9A",
+    "difference:missing_p": "#C62828",
+    "difference:pct_t": "#F57C00",
+    "difference:tree_walk_org": "#1E88E5",
+    "difference:other": GREY,
+    # RFC 9989 tags
+    "tag:np": "#00695C",
+    "tag:psd=y": "#6A1B9A",
+    "tag:psd=n": "#CE93D8",
+    "tag:psd=u": GREY,
+    "tag:t=y": "#F57C00",
+    "tag:t=n": GREY,
 }
 
 #: Table name → colour family of its categories.
@@ -90,6 +103,9 @@ FAMILY: dict[str, str] = {
     "spf_status": "status",
     "policy_p": "policy",
     "policy_effective": "policy",
+    "policy_effective_9989": "policy",
+    "rfc_differences": "difference",
+    "rfc9989_tags": "tag",
     "policy_sp": "policy",
     "report_types": "report",
     "spf_all": "all",
@@ -122,6 +138,9 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "sum_past_100": "A domain naming several destinations counts for each: "
         "shares may sum past 100%.",
         "more_rows": "Top {shown} of {rows} rows shown; all rows in the table.",
+        "tags_note": "A record counts once for each tag it has: shares may sum past 100%.",
+        "differences_note": "Each domain counted once, for the first reason that holds, "
+        "in this order; n: domains resolved under both RFCs.",
         "problem_colours": "Red: error (the record is invalid). Amber: warning.",
         "resolved": "resolved",
         "unresolved": "unresolved",
@@ -143,6 +162,9 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "sum_past_100": "複数の送信先を指定するドメインはそれぞれに数えるため、"
         "合計が 100% を超えることがあります。",
         "more_rows": "上位 {shown} 行を表示 (全 {rows} 行は表に掲載)。",
+        "tags_note": "レコードは持つタグごとに数えるため、合計が 100% を超えることがあります。",
+        "differences_note": "各ドメインは上から最初に当てはまる理由で 1 回だけ数えます。"
+        "n は両 RFC で解決したドメイン数。",
         "problem_colours": "赤: 誤り (レコードは無効)。黄: 警告。",
         "resolved": "解決済み",
         "unresolved": "未解決",
@@ -165,6 +187,18 @@ TITLES: dict[str, dict[str, str]] = {
     "policy_effective": {
         "en": "Policy a receiver applies (RFC 7489 §6.6.3)",
         "ja": "受信側が適用するポリシー (RFC 7489 §6.6.3)",
+    },
+    "policy_effective_9989": {
+        "en": "Policy a receiver applies (RFC 9989 §4.10.1)",
+        "ja": "受信側が適用するポリシー (RFC 9989 §4.10.1)",
+    },
+    "rfc_differences": {
+        "en": "Verdict or policy differs: RFC 9989 vs RFC 7489",
+        "ja": "RFC 9989 と RFC 7489 で判定・ポリシーが異なるドメイン",
+    },
+    "rfc9989_tags": {
+        "en": "RFC 9989 tags np, psd, t (record that applies)",
+        "ja": "RFC 9989 のタグ np・psd・t (適用レコード)",
     },
     "policy_sp": {
         "en": "Subdomain policy sp (domains with a DMARC record)",
@@ -230,6 +264,21 @@ _ALL = {
     "redirect": ("redirect=", "redirect="),
     "none": ("no all, no redirect", "all・redirect なし"),
 }
+_DIFFERENCE = {
+    "psd_policy": ("PSD policy (psd=y record)", "PSD のポリシー (psd=y)"),
+    "missing_p": ("no p (RFC 9989: p=none)", "p なし (RFC 9989 では p=none)"),
+    "pct_t": ("pct < 100 or t=y", "pct < 100 または t=y"),
+    "tree_walk_org": ("tree walk's organizational domain", "ツリーウォークの組織ドメイン"),
+    "other": ("other (removed tags, rua rule …)", "その他 (廃止タグ・rua 規則など)"),
+}
+_TAG = {
+    "np": ("np set", "np あり"),
+    "psd=y": ("psd=y (public suffix)", "psd=y (公開サフィックス)"),
+    "psd=n": ("psd=n (organizational domain)", "psd=n (組織ドメイン)"),
+    "psd=u": ("psd=u", "psd=u"),
+    "t=y": ("t=y (test mode)", "t=y (テストモード)"),
+    "t=n": ("t=n", "t=n"),
+}
 _VENDOR = {"self": ("self (own domain)", "自ドメイン (self)"), "other": ("other", "その他 (other)")}
 
 #: Colour family → category key → (English, Japanese) label.
@@ -240,6 +289,8 @@ CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     "report": _REPORT,
     "all": _ALL,
     "vendor": _VENDOR,
+    "difference": _DIFFERENCE,
+    "tag": _TAG,
 }
 
 
@@ -352,6 +403,10 @@ def _table_note(name: str, table: pd.DataFrame, lang: Lang) -> str:
         notes.append(UI_TEXT[lang]["sum_past_100"])
     if FAMILY.get(name) == "problem":
         notes.append(UI_TEXT[lang]["problem_colours"])
+    if name == "rfc9989_tags":
+        notes.append(UI_TEXT[lang]["tags_note"])
+    if name == "rfc_differences":
+        notes.append(UI_TEXT[lang]["differences_note"])
     if len(table) > MAX_BARS:
         notes.append(UI_TEXT[lang]["more_rows"].format(shown=MAX_BARS, rows=len(table)))
     return "  ".join(notes)
