@@ -89,6 +89,8 @@ _EFFECTIVE = """CASE
         THEN dmarc_effective_p || '_pct'
     WHEN dmarc_effective_p IS NULL THEN 'no_policy'
     ELSE dmarc_effective_p END"""
+#: The effective policy as the tables key it, for other queries (the flow report's DNS join).
+EFFECTIVE_SQL = _EFFECTIVE
 
 #: `tally._difference_keys` in SQL: why the RFCs disagree on a domain, null where they agree.
 _DIFFERENCE = f"""CASE
