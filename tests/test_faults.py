@@ -30,6 +30,7 @@ from survey.scan.pipeline import ScanOptions, ScanSummary, run_scan
 from survey.scan.retry import RetryOptions, run_retry
 from survey.schema.codes import DmarcCode
 from survey.store.snapshot import SnapshotWriter
+from survey.verdict.dkim import SelectorList
 
 REPORT_AUTH_UNRESOLVED = DmarcCode.REPORT_AUTH_UNRESOLVED
 
@@ -88,9 +89,12 @@ def check_row(
 ) -> None:
     """One domain under faults: right when answered, unresolved (explained) when not."""
     rfc9989 = tuple(c for c in columns if c.startswith("dmarc9989_"))
-    columns = tuple(c for c in columns if c not in rfc9989)
+    dkim = tuple(c for c in columns if c.startswith("dkim_"))
+    columns = tuple(c for c in columns if c not in rfc9989 and c not in dkim)
     if rfc9989:
         check_rfc9989(got, want, rfc9989)
+    if dkim:
+        check_dkim(got, want, dkim)
     warnings = set(got["dmarc_warnings"] or ())
     if got["type"] is None:
         outcomes = failed_outcomes(got)
@@ -115,6 +119,15 @@ def check_rfc9989(
     answered walk gives the truth."""
     if got["dmarc9989_status"] == "error":
         assert got["dmarc9989_effective_p"] is None and got["dmarc9989_policy_domain"] is None
+    else:
+        assert differing(got, want, columns) == {}, got["domain"]
+
+
+def check_dkim(got: dict[str, object], want: dict[str, object], columns: tuple[str, ...]) -> None:
+    """The DKIM verdict rests on questions of its own: a failed one makes it `error`, claiming
+    no selector (never `absent` or `none_found`); an answered set gives the truth."""
+    if got["dkim_status"] == "error":
+        assert got["dkim_selectors"] == () and got["dkim_providers"] == (), got["domain"]
     else:
         assert differing(got, want, columns) == {}, got["domain"]
 
@@ -258,7 +271,9 @@ def test_retry_unresolved_asks_only_those_and_updates_in_place(named_scan, knot_
             assert got == before[domain]
     asked = {n.removeprefix("_dmarc.") for n in proxy.names or ()}
     assert {*dmarc_failing, *spf_failing} <= asked
-    assert len(proxy.names or ()) <= 4 * len(unresolved)  # never the whole list again
+    # never the whole list again: per domain its own questions (4 at most) and its DKIM ones
+    per_domain = 4 + 2 + len(SelectorList.load("default").selectors)
+    assert len(proxy.names or ()) <= per_domain * len(unresolved)
     entry = retried.manifest["runs"][-1]
     assert entry["kind"] == "retry-unresolved" and entry["status"] == "finished"
     assert entry["asked"] == entry["resolved"] == len(unresolved)

@@ -235,8 +235,10 @@ def _unresolved(row: dict[str, object]) -> dict[str, object]:
         if field.name in ("domain", "org_domain"):
             continue
         blank[field.name] = [] if pa.types.is_list(field.type) else None
-    statuses = ("dmarc_status", "spf_status", "dmarc9989_status")
-    return blank | dict.fromkeys(statuses, "error") | {"dnssec": BOGUS}
+    statuses = ("dmarc_status", "spf_status", "dmarc9989_status", "dkim_status")
+    # the DKIM verdict names the outcome of its first question: SERVFAIL, as every one
+    failed = {"dnssec": BOGUS, "dkim_domainkey_lookup": "servfail"}
+    return blank | dict.fromkeys(statuses, "error") | failed
 
 
 # -- serving -------------------------------------------------------------------------------

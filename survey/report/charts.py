@@ -93,6 +93,12 @@ COLOURS: dict[str, str] = {
     "tag:psd=u": GREY,
     "tag:t=y": "#F57C00",
     "tag:t=n": GREY,
+    # DKIM (issue 13)
+    "dkim:found": "#2E7D32",
+    "dkim:none_found": "#F9A825",
+    "dkim:absent": "#9E9E9E",
+    "dkim_state:revoked": "#6D4C41",
+    "dkim_state:testing": "#F9A825",
     # mail flows (Okabe-Ito hues: told apart with any colour vision)
     "flow_dkim:self": "#009E73",
     "flow_dkim:third_party": "#0072B2",
@@ -134,6 +140,11 @@ FAMILY: dict[str, str] = {
     "ruf_other": "vendor",
     "dmarc_problems": "problem",
     "spf_problems": "problem",
+    "dkim_adoption": "dkim",
+    "dkim_key_states": "dkim_state",
+    "dkim_providers": "vendor",
+    "dkim_problems": "problem",
+    "dkim_by_type": "dkim_type",
     "flow_dkim": "flow_dkim",
     "flow_spf": "flow_spf",
     "flow_dmarc": "flow_dmarc",
@@ -249,6 +260,25 @@ TITLES: dict[str, dict[str, str]] = {
     "spf_problems": {"en": "SPF record mistakes", "ja": "SPF レコードの誤りと警告"},
     "spf_all": {"en": "SPF all qualifier", "ja": "SPF の all 修飾子"},
     "domain_counts": {"en": "Domains per snapshot", "ja": "スナップショットごとのドメイン数"},
+    "dkim_adoption": {
+        "en": "DKIM keys in DNS (listed selectors)",
+        "ja": "DNS 上の DKIM 鍵 (既知セレクタ)",
+    },
+    "dkim_key_types": {
+        "en": "DKIM key types (domains with keys)",
+        "ja": "DKIM 鍵の種類 (鍵ありドメイン)",
+    },
+    "dkim_rsa_bits": {"en": "DKIM RSA key sizes (bits)", "ja": "DKIM RSA 鍵長 (ビット)"},
+    "dkim_key_states": {
+        "en": "Revoked and testing DKIM keys",
+        "ja": "失効・テスト中の DKIM 鍵",
+    },
+    "dkim_providers": {"en": "Who signs: DKIM providers", "ja": "DKIM 署名事業者"},
+    "dkim_problems": {"en": "DKIM key record mistakes", "ja": "DKIM 鍵レコードの誤りと警告"},
+    "dkim_by_type": {
+        "en": "DMARC × SPF × DKIM: types A–F by DKIM keys",
+        "ja": "DMARC × SPF × DKIM: 分類 A–F と DKIM 鍵",
+    },
     "flow_dkim": {
         "en": "DKIM: signed by the author's domain or a third party",
         "ja": "DKIM 署名: 自ドメイン・第三者・失敗・署名なし",
@@ -333,7 +363,27 @@ _TAG = {
     "t=y": ("t=y (test mode)", "t=y (テストモード)"),
     "t=n": ("t=n", "t=n"),
 }
-_VENDOR = {"self": ("self (own domain)", "自ドメイン (self)"), "other": ("other", "その他 (other)")}
+_VENDOR = {
+    "self": ("self (own domain)", "自ドメイン (self)"),
+    "other": ("other", "その他 (other)"),
+    "none": ("no provider named", "事業者なし"),
+}
+_DKIM = {
+    "found": ("keys found", "鍵あり"),
+    "none_found": ("_domainkey, no listed selector", "_domainkey あり・既知セレクタなし"),
+    "absent": ("no _domainkey (NXDOMAIN)", "_domainkey なし (NXDOMAIN)"),
+}
+_DKIM_STATE = {
+    "revoked": ("revoked (empty p)", "失効 (p 空)"),
+    "testing": ("testing (t=y)", "テスト中 (t=y)"),
+}
+#: `dkim_by_type` keys: a type A–F and a DKIM verdict, `A/found`.
+_DKIM_TYPE = {
+    f"{kind}/{status}": (f"{kind} · {words[0]}", f"{kind} · {words[1]}")
+    for kind in _TYPES
+    for status, words in _DKIM.items()
+}
+COLOURS.update({f"dkim_type:{key}": COLOURS[f"dkim:{key.split('/')[1]}"] for key in _DKIM_TYPE})
 
 _FLOW_DKIM = {
     "self": ("self (author's domain)", "自ドメイン署名 (self)"),
@@ -371,6 +421,9 @@ CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     "vendor": _VENDOR,
     "difference": _DIFFERENCE,
     "tag": _TAG,
+    "dkim": _DKIM,
+    "dkim_state": _DKIM_STATE,
+    "dkim_type": _DKIM_TYPE,
     "flow_dkim": _FLOW_DKIM,
     "flow_spf": _FLOW_SPF,
     "flow_dmarc": _FLOW_DMARC,

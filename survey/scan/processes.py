@@ -232,7 +232,7 @@ class _Worker:
         running: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
         async with ResolverPool(self.setup.settings) as pool:
-            scanner = DomainScanner.standard(pool, self.setup.report_auth)
+            scanner = DomainScanner.standard(pool, self.setup.report_auth, self.setup.dkim)
             while True:
                 message = await loop.run_in_executor(None, self._next_message)
                 if failures:

@@ -3,7 +3,8 @@
 A domain is retried when a question it needed ended without a DNS answer: its type is null (the
 DMARC, SPF or organizational DMARC lookup failed), a report-authorization question (RFC 7489
 §7.1) failed (warning `report_auth_unresolved`), or a question of the RFC 9989 tree walk did
-(`dmarc9989_status` `error`). Every other row is kept as it is.
+(`dmarc9989_status` `error`), or a DKIM question the verdict needs did (`dkim_status` `error`).
+Every other row is kept as it is.
 
 The snapshot is updated in place, safely. The pass holds the snapshot's lock; the manifest says
 `retrying` while it runs; each part holding a retried domain is rebuilt whole (the retried rows
@@ -42,6 +43,7 @@ from survey.scan.scanner import DomainScanner, scan_chunk, verdicts_to_table
 from survey.store.manifest import finish_manifest, unresolved_rows
 from survey.store.snapshot import PARTS_DIR, Snapshot, SnapshotWriter, part_name, with_schema
 from survey.verdict import psl
+from survey.verdict.dkim import SelectorList
 
 RETRY_KIND = "retry-unresolved"
 
@@ -104,7 +106,13 @@ async def _retry(
 
 def _scanner(pool: ResolverPool, manifest: dict[str, Any]) -> DomainScanner:
     report_auth = bool(manifest.get("report_auth", True))  # ask what the scan asked
-    return DomainScanner.standard(pool, report_auth)
+    return DomainScanner.standard(pool, report_auth, dkim_of(manifest))
+
+
+def dkim_of(manifest: dict[str, Any]) -> SelectorList | None:
+    """The DKIM selectors the scan asked (its manifest's `dkim`); None when it asked none."""
+    entry = manifest.get("dkim") or {}
+    return SelectorList.from_manifest(entry) if entry.get("asked") else None
 
 
 class _PartRetry:
