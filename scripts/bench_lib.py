@@ -67,11 +67,15 @@ class Usage:
 
 
 def run_measured(
-    argv: Sequence[str], log: IO[str] | None = None, env: dict[str, str] | None = None
+    argv: Sequence[str],
+    log: IO[str] | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Usage:
-    """Run `argv` to its end; its own CPU seconds and peak RSS from the kernel."""
+    """Run `argv` to its end (in `cwd`, when given); its own CPU seconds and peak RSS from the
+    kernel."""
     began = time.monotonic()
-    process = subprocess.Popen(list(argv), stdout=log, stderr=log, env=env)
+    process = subprocess.Popen(list(argv), stdout=log, stderr=log, env=env, cwd=cwd)
     watcher = PeakWatcher(process.pid)
     watcher.start()
     _, status, usage = os.wait4(process.pid, 0)

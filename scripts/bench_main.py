@@ -10,9 +10,16 @@ loopback port and measures, side by side in one run, `--reps` times each:
   (b2) scan       the same with `--dns-client aiodns`: c-ares behind the survey's pool
   (c) dnsperf     the server's ceiling, asked the same questions
   (d) checkdmarc  DMARC + SPF checks of 2,000 of the domains (its own venv)
+  (b0) scan before  with `--base REV`: `survey scan` of revision REV (its `survey/` and `data/`
+                  exported with `git archive` under the output folder), run beside (b) in each
+                  repetition, the order alternating: the rate and the questions per domain of
+                  this tree against REV's on the same lab and server (issue 12: the RFC 9989 walk)
 
-then prints the medians and the ratios b/a, b/a2, b/c, b/d. Every scan's verdicts are compared with
-the lab's expected.parquet, and lost answers (timeouts, errors) are counted: both must be 0.
+then prints the medians and the ratios b/a, b/a2, b/c, b/d (b/b0 with `--base`); every scan's
+row says how many questions it asked per domain (the manifest's counts, the walk's included).
+`--scans-only` leaves out (a), (a2), (a3), (b2), (c) and (d): for comparing two revisions.
+Every scan's verdicts (but b0's) are compared with the lab's expected.parquet, and lost answers
+(timeouts, errors) are counted: both must be 0.
 Finally the memory check scans a generated 5,000,000-line list served mostly as NXDOMAIN and
 reports the scan's peak RSS (`--skip-memory` leaves it out). `--profile` adds a scan under
 py-spy: a flame graph and the share of samples per survey module (scripts/bench_profile.py).
@@ -54,6 +61,7 @@ from bench_lib import (
     write_questions,
 )
 from bench_profile import profile_scan
+from bench_revisions import export
 
 from survey.dns.loop import EVENT_LOOP_VARIABLE
 from survey.dns.settings import ResolverSettings
@@ -65,6 +73,7 @@ from survey.scan.pipeline import DEFAULT_CHUNK_SIZE, default_workers
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = {"aiodns": "a floor", "pool": "a2 pool", "dnspython": "a3 dnspython"}
 AIODNS_SCAN = "b2 scan aiodns"
+BASE_SCAN = "b0 scan before"
 SCRIPTS = ROOT / "scripts"
 
 
@@ -105,12 +114,16 @@ def scan(
     extra: list[str],
     log: Any,
     env: dict[str, str] | None = None,
+    tree: Path | None = None,
 ) -> tuple[Measured, Path]:
+    """`survey scan` of this tree, or of the exported revision at `tree` (`export`)."""
     snapshots = out / "snapshots"
     shutil.rmtree(snapshots / label, ignore_errors=True)
     argv = [sys.executable, "-m", "survey", "scan", str(input_path), "--label", label]
     argv += ["--snapshots", str(snapshots), "--nameserver", nameserver, "--quiet", *extra]
-    usage = run_measured(argv, log, env)
+    if tree is not None:  # `-m survey` imports from the working directory first
+        env = {**(env or os.environ), "PYTHONPATH": str(tree)}
+    usage = run_measured(argv, log, env, cwd=tree)
     folder = snapshots / label
     manifest = read_json(folder / "manifest.json")
     if usage.returncode != 0 or manifest["status"] != "complete":
@@ -123,6 +136,10 @@ def scan(
     warnings = pq.read_table(folder / "domains", columns=["dmarc_warnings"])["dmarc_warnings"]
     flat = pc.list_flatten(warnings)
     outcomes["report_auth_unresolved"] = pc.sum(pc.equal(flat, "report_auth_unresolved")).as_py()
+    asked = walk_asked = 0
+    for run in manifest["runs"]:  # a resumed scan has several
+        asked += sum(run.get("questions", {}).values())
+        walk_asked += sum(run.get("tree_walk", {}).get("questions", {}).values())
     measured = Measured(
         "b scan",
         manifest["rows"],
@@ -136,6 +153,8 @@ def scan(
             "rss_trace": usage.rss_trace,
             "hwm_sum": usage.hwm_sum_mb,
             "pss": usage.peak_pss_mb,
+            "asked": asked,  # every question the scan sent (its manifest's counts)
+            "walk_asked": walk_asked,  # of which for the RFC 9989 tree walk
         },
     )
     measured.outcomes["lost"] = measured.lost + outcomes["report_auth_unresolved"]
@@ -238,28 +257,44 @@ def _outcomes_text(runs: list[Measured]) -> str:
     return f"{body} | lost(max)={worst_lost}"
 
 
+def asked_per_domain(runs: list[Measured]) -> float | None:
+    """The median of the questions a scan sent per domain (None: not a scan)."""
+    if not runs or "asked" not in runs[0].extra:
+        return None
+    return median([r.extra["asked"] / r.domains for r in runs if r.domains])
+
+
 def table(results: dict[str, list[Measured]], reps: int) -> str:
     lines = [
         f"{'client':<15} {'domains/s':>10} {'queries/s':>10} {'CPU s/1k dom':>12} "
-        f"{'peak RSS MB':>11} {'work s':>7}  outcomes (last run)",
+        f"{'peak RSS MB':>11} {'work s':>7} {'q/domain':>8}  outcomes (last run)",
     ]
     for name, runs in results.items():
+        if not runs:
+            continue
         s = _summary(runs)
         dps = f"{s['domains/s']:,.0f}" if runs[0].domains else "-"
         cpu = f"{s['cpu']:.3f}" if runs[0].cpu else "-"
         rss = f"{s['rss']:.0f}" if runs[0].peak_rss_mb else "-"
+        per = asked_per_domain(runs)
+        asked = "-" if per is None else f"{per:.3f}"
         lines.append(
             f"{name:<15} {dps:>10} {s['queries/s']:>10,.0f} {cpu:>12} {rss:>11} "
-            f"{s['elapsed']:>7.1f}  {_outcomes_text(runs)}"
+            f"{s['elapsed']:>7.1f} {asked:>8}  {_outcomes_text(runs)}"
         )
-    a, b = _summary(results["a floor"]), _summary(results["b scan"])
+    b = _summary(results["b scan"])
     lines.append(f"medians of {reps} run(s). ratios of the medians:")
+    if results.get(BASE_SCAN):
+        lines.extend(_against_base(results["b scan"], results[BASE_SCAN]))
+    if not results.get("a floor"):
+        return "\n".join(lines)
+    a = _summary(results["a floor"])
     lines.append(f"  b/a (scan / floor, domains/s)        {b['domains/s'] / a['domains/s']:.3f}")
-    if "a2 pool" in results:
+    if results.get("a2 pool"):
         a2 = _summary(results["a2 pool"])
         ratio = b["domains/s"] / a2["domains/s"]
         lines.append(f"  b/a2 (scan / own pool, domains/s)    {ratio:.3f}")
-        if "a3 dnspython" in results:
+        if results.get("a3 dnspython"):
             a3 = _summary(results["a3 dnspython"])
             lines.append(
                 f"  a2/a3 (own pool / dnspython)         {a2['domains/s'] / a3['domains/s']:.2f}"
@@ -267,21 +302,39 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
             lines.append(
                 f"  a2/a (own pool / aiodns)             {a2['domains/s'] / a['domains/s']:.2f}"
             )
-    if AIODNS_SCAN in results:
+    if results.get(AIODNS_SCAN):
         b2 = _summary(results[AIODNS_SCAN])
         lines.append(
             f"  b/b2 (scan / scan with aiodns)       {b['domains/s'] / b2['domains/s']:.3f}"
         )
-    if "c dnsperf" in results:
+    if results.get("c dnsperf"):
         c = _summary(results["c dnsperf"])
         ratio = b["queries/s"] / c["queries/s"]
         lines.append(f"  b/c (scan / dnsperf, queries/s)      {ratio:.3f}")
-    if "d checkdmarc" in results:
+    if results.get("d checkdmarc"):
         d = _summary(results["d checkdmarc"])
         lines.append(
             f"  b/d (scan / checkdmarc, domains/s)   {b['domains/s'] / d['domains/s']:.1f}x"
         )
     return "\n".join(lines)
+
+
+def _against_base(now: list[Measured], before: list[Measured]) -> list[str]:
+    """This tree's scan against the base revision's: rate, CPU, questions per domain, and the
+    ratio per repetition (the two ran back to back, so a busy machine slows both)."""
+    b, b0 = _summary(now), _summary(before)
+    asked, asked0 = asked_per_domain(now) or 0.0, asked_per_domain(before) or 0.0
+    walk = median([r.extra["walk_asked"] / r.domains for r in now if r.domains])
+    pairs = ", ".join(
+        f"{n.domains_per_s / o.domains_per_s:.3f}" for n, o in zip(now, before, strict=True)
+    )
+    return [
+        f"  b/b0 (scan / scan before, domains/s) {b['domains/s'] / b0['domains/s']:.3f}"
+        f" (each repetition: {pairs})",
+        f"  b/b0 (CPU s per 1k domains)          {b['cpu'] / b0['cpu']:.3f}",
+        f"  questions per domain: before {asked0:.3f}, now {asked:.3f} "
+        f"(of which the tree walk {walk:.3f}), ratio {asked / asked0:.3f}",
+    ]
 
 
 # -- the defaults sweep ---------------------------------------------------------------------
@@ -394,6 +447,14 @@ def main() -> None:
         default=SERVER_BUFFER,
         help="bytes of receive buffer for Knot's UDP sockets (0: the kernel's default)",
     )
+    parser.add_argument(
+        "--base", metavar="REV", help="also scan with revision REV's code, beside (b) (b0)"
+    )
+    parser.add_argument(
+        "--scans-only",
+        action="store_true",
+        help="only the scans: no floors, no aiodns scan, no dnsperf, no checkdmarc",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
     parser.add_argument(
@@ -404,7 +465,12 @@ def main() -> None:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     lab_dir = lab_for(out, domains, args.seed)
-    python_cd = None if args.skip_checkdmarc else checkdmarc_python(out)
+    python_cd = None if args.skip_checkdmarc or args.scans_only else checkdmarc_python(out)
+    base_tree = None
+    if args.base:
+        say(f"exporting revision {args.base} for (b0)")
+        shutil.rmtree(out / "base", ignore_errors=True)
+        base_tree = export(args.base, out)
     settings = ResolverSettings()
     concurrency = settings.concurrency
     for i, value in enumerate(args.scan_arg):
@@ -418,6 +484,7 @@ def main() -> None:
         "b scan": [],
         AIODNS_SCAN: [],
         "c dnsperf": [],
+        BASE_SCAN: [],
     }
     if python_cd:
         results["d checkdmarc"] = []
@@ -429,6 +496,8 @@ def main() -> None:
         say(f"Knot serves {lab_dir.name} on {ns} (loaded in {knot.load_seconds:.1f} s); {server}")
         questions = out / "questions.tsv"
         for rep in range(1, args.reps + 1):
+            if base_tree is not None and rep % 2 == 1:  # the order alternates
+                results[BASE_SCAN].append(base_scan(lab_dir, out, rep, ns, args, base_tree, log))
             say(f"run {rep}/{args.reps}: (b) survey scan")
             measured, folder = scan(
                 lab_dir / "domains.csv", out, f"bench-{rep}", ns, args.scan_arg, log
@@ -444,6 +513,10 @@ def main() -> None:
             measured.questions = count
             results["b scan"].append(measured)
             shutil.rmtree(folder / "domains", ignore_errors=True)
+            if base_tree is not None and rep % 2 == 0:
+                results[BASE_SCAN].append(base_scan(lab_dir, out, rep, ns, args, base_tree, log))
+            if args.scans_only:
+                continue
             say(f"run {rep}/{args.reps}: (b2) survey scan --dns-client aiodns")
             measured, folder = scan(
                 lab_dir / "domains.csv",
@@ -479,6 +552,8 @@ def main() -> None:
         if not args.skip_memory:
             memory = memory_check(out, lab_dir, ns, args.memory_lines, log)
     asked = len(read_questions(questions))
+    if BASE_SCAN in results and not results[BASE_SCAN]:
+        del results[BASE_SCAN]
     report = _report(results, args.reps, domains, mismatches, memory, asked, server)
     for extra in (profiled, swept):
         if extra:
@@ -489,6 +564,21 @@ def main() -> None:
 
 
 SERVER_BUFFER = 4 * 1024 * 1024
+
+
+def base_scan(
+    lab_dir: Path, out: Path, rep: int, ns: str, args: Any, tree: Path, log: Any
+) -> Measured:
+    """(b0): the base revision's `survey scan` of the same lab. Its verdicts are not compared
+    with expected.parquet: the lab's truth is this tree's."""
+    say(f"run {rep}/{args.reps}: (b0) survey scan of {args.base}")
+    measured, folder = scan(
+        lab_dir / "domains.csv", out, f"bench-base-{rep}", ns, args.scan_arg, log, tree=tree
+    )
+    measured.name = BASE_SCAN
+    measured.questions = measured.extra["asked"]
+    shutil.rmtree(folder / "domains", ignore_errors=True)
+    return measured
 
 
 def knot_version() -> str:

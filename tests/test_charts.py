@@ -78,7 +78,7 @@ def rendered(
 
 def test_every_chart_is_rendered(rendered: tuple[Lang, dict[str, Figure], list[Path]]) -> None:
     _, drawn, files = rendered
-    assert len(drawn) == 30 + 11  # 15 tables x 2 modes, 10 trend tables + domain counts
+    assert len(drawn) == 36 + 13  # 18 tables x 2 modes, 12 trend tables + domain counts
     assert len(files) == 2 * len(drawn)
 
 

@@ -6,10 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from survey.records.dmarc import parse_dmarc_record
 from survey.records.dmarc9989 import (
     DMARC9989_CODES,
     DMARC9989_ERRORS,
     DMARC9989_WARNINGS,
+    dmarc9989_of,
     parse_dmarc9989_record,
 )
 from survey.records.problem import Problem
@@ -92,6 +94,7 @@ def test_problems(text: str, errors: set[str], warnings: set[str]) -> None:
     record = parse_dmarc9989_record(text)
     assert record.is_dmarc
     assert (codes(record.errors), codes(record.warnings)) == (errors, warnings)
+    assert dmarc9989_of(parse_dmarc_record(text)) == record
 
 
 @pytest.mark.parametrize(("text", "code"), DISCARDED)
@@ -173,6 +176,8 @@ FRAGMENTS += ["rua", "mailto:", "@", "a.b", "!", "10m", ",", "%", "\x00", "\udcf
 )
 def test_never_raises(text: str) -> None:
     record = parse_dmarc9989_record(text)
+    # from the RFC 7489 parser's record of the text, the very same judgment
+    assert dmarc9989_of(parse_dmarc_record(text)) == record
     assert codes(record.errors) <= set(DMARC9989_ERRORS)
     assert codes(record.warnings) <= set(DMARC9989_WARNINGS)
     for problem in record.errors + record.warnings:

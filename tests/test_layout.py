@@ -121,7 +121,7 @@ def test_no_text_leaves_the_canvas_or_overlaps(
         if found := problems(figure):
             failures[key] = found
         drawn += 1
-    assert drawn == 30 + 2 + 11  # every table by both units, two stacks, the trend
+    assert drawn == 36 + 2 + 13  # every table by both units, two stacks, the trend
     assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 

@@ -7,18 +7,21 @@ way the scanner feeds them: ask while `walk_goes_on` says so.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.dns.outcome import TxtAnswer
+from survey.records.dmarc import parse_dmarc_record
 from survey.schema.values import Outcome
 from survey.verdict.treewalk import (
     MAX_QUERIES,
     Walk9989,
     existence,
     judge_walk,
+    own_step,
     walk_goes_on,
     walk_names,
+    walk_step,
 )
 
 Zone = dict[str, tuple[str, ...] | Outcome]
@@ -119,7 +122,7 @@ def test_psd_example_b_4_3() -> None:
     assert asked == ["mail.mega.bank.example", "mega.bank.example", "bank.example"]
     # the PSD's record applies: sp for an existing name, np for one that does not exist
     assert summary(verdict) == ("valid", "bank.example", "mega.bank.example", "quarantine")
-    assert verdict.record and (verdict.record.psd, verdict.record.np) == ("y", "reject")
+    assert (verdict.psd, verdict.np) == ("y", "reject")
     verdict, _ = walk("mail.mega.bank.example", zone, exists=False)
     assert verdict.effective_p == "reject"
 
@@ -238,7 +241,7 @@ def test_non_existence_decides_np_and_an_unknown_one_is_error() -> None:
 def test_test_mode_downgrades_through_the_walk() -> None:
     zone: Zone = {"example.com": ("v=DMARC1; p=reject; sp=reject; t=y",)}
     verdict, _ = walk("a.example.com", zone)
-    assert verdict.record and (verdict.effective_p, verdict.record.t) == ("quarantine", "y")
+    assert (verdict.effective_p, verdict.t) == ("quarantine", "y")
 
 
 def test_nine_labels_skip_the_eighth_label_name() -> None:
@@ -274,3 +277,47 @@ def test_existence() -> None:
     assert existence(TxtAnswer("d", Outcome.NODATA)) is True
     assert existence(TxtAnswer("d", Outcome.OK, ("v=spf1 -all",))) is True
     assert existence(TxtAnswer("d", Outcome.SERVFAIL)) is None
+
+
+def test_domains_with_the_same_answers_share_a_verdict_but_not_its_names() -> None:
+    """The verdict is worked out once per (answers, number of labels): its names are each
+    domain's own."""
+    psd = TxtAnswer("_dmarc.co.jp", Outcome.OK, ("v=DMARC1; p=reject; sp=none; psd=y",))
+    nothing = TxtAnswer("_dmarc.x", Outcome.NXDOMAIN)
+    for domain in ("shop.acme.co.jp", "mail.other.co.jp", "mail.other.co.jp"):
+        verdict = judge_walk(domain, [nothing, nothing, psd], True)
+        org = domain.split(".", 1)[1]
+        assert (verdict.policy_domain, verdict.org_domain) == ("co.jp", org)
+        assert verdict.columns[1:3] == ("co.jp", org)
+
+
+FRAGMENTS = ["v=DMARC1", "; ", ";", "p=", "sp=", "np=", "psd=", "t=", "rua=", "ruf=", "fo="]
+FRAGMENTS += ["none", "reject", "monitor", "y", "n", "u", "x", "d:s", "0:1", "pct=5", "lang=en"]
+FRAGMENTS += ["mailto:a@example.com", "mailto:b@example.net", "https://r.example.org/x", ","]
+FRAGMENTS += ["bad@example.com", "!10m", "!99999999999999999999999", " ", "=", "\udcff", "token"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(FRAGMENTS), max_size=14).map("".join), max_size=3))
+def test_a_domains_own_step_is_the_step_of_its_texts(texts: list[str]) -> None:
+    """own_step judges the RFC 7489 parser's records, and shares the result between records
+    that differ only in their report URIs: it must equal the step of the texts themselves."""
+    records = [parse_dmarc_record(text) for text in texts]
+    assert own_step(records) == walk_step(tuple(texts))
+    assert own_step(records).signature == walk_step(tuple(texts)).signature
+
+
+def test_records_that_differ_only_in_their_uris_share_a_step_only_when_judged_alike() -> None:
+    texts = [
+        "v=DMARC1; p=monitor; rua=bad@example.com",
+        "v=DMARC1; p=monitor; rua=bad@example.com,mailto:a@example.com",  # now a valid one
+        "v=DMARC1; p=monitor; rua=mailto:b@example.org",
+        "v=DMARC1; p=none; rua=https://r.example.org/x",
+        "v=DMARC1; p=none; rua=mailto:c@example.org",
+        "v=DMARC1; p=none; ruf=mailto:c@example.org!10m",
+        "v=DMARC1; p=none; ruf=mailto:c@example.org!99999999999999999999999",
+        "v=DMARC1; p=none; ruf=mailto:c@example.org",
+        "v=DMARC1; P=None; rua=mailto:d@example.org",
+    ]
+    for text in texts:
+        assert own_step([parse_dmarc_record(text)]).signature == walk_step((text,)).signature, text

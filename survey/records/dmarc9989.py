@@ -17,19 +17,21 @@ from RFC 7489 (section numbers as in draft-ietf-dmarc-dmarcbis-41):
   count as §4.8 says: "discarded in favor of default values (if any) or ignored outright" (a bad
   psd counts as u, a bad t as n); a bad p, sp or np sends the record to §4.10.1's rua rule.
 
-The tag-list is lexed once, by the RFC 7489 parser (§4.7: the records follow RFC 6376's
-tag-value syntax), whose record carries every tag; this module judges the tags anew. Duplicate
-tags are an error (RFC 6376 §3.2) and the first occurrence is read, as for RFC 7489.
+The tag-list is split by the lexer the RFC 7489 parser uses (§4.7: the records follow RFC 6376's
+tag-value syntax), and texts are discarded by the same rule (`discard_reason`); this module
+judges the tags anew, from the text (`parse_dmarc9989_record`) or from the RFC 7489 parser's
+record of it (`dmarc9989_of`, which lexes nothing again). Duplicate tags are an error (RFC 6376
+§3.2) and the first occurrence is read, as for RFC 7489.
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from survey.records.dmarc import parse_dmarc_record
+from survey.records.dmarc import DmarcRecord, discard_reason
 from survey.records.memo import repeated_memo
 from survey.records.problem import Problem
 from survey.records.reporturi import entries, uri_facts
-from survey.records.tagvalue import Tag, excerpt
+from survey.records.tagvalue import Tag, excerpt, raw_byte_problem, split_tags
 from survey.schema.codes import Dmarc9989Code as Code
 from survey.schema.values import Policy, ProblemKind
 
@@ -40,9 +42,9 @@ DMARC9989_CODES = Code.table()
 _POLICIES = frozenset({"none", "quarantine", "reject"})
 #: What `t=y` applies instead (§4.7 t): one level below the policy; none stays none.
 _TESTING = {"reject": Policy.QUARANTINE, "quarantine": Policy.NONE, "none": Policy.NONE}
-_LEXER_CODES = frozenset({"tag_syntax", "duplicate_tag"})
 #: Tags RFC 7489 defined and RFC 9989 removed (Appendix C): now unknown, so ignored.
 REMOVED_TAGS = frozenset({"pct", "rf", "ri"})
+_LEXER_CODES = frozenset({"tag_syntax", "duplicate_tag"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +98,39 @@ class Dmarc9989Record:
         return _TESTING[chosen] if self.t == "y" else Policy(chosen)
 
 
-# Keyed by the text, like the RFC 7489 parser it builds on (which caches the lexing).
+# Keyed by the text, as the RFC 7489 parser is; the same texts repeat (a PSD's record, an
+# organization's for each subdomain). Not built on that parser's cached result: asking it again
+# for a text met once would keep that text's record (the cache keeps what comes back), which is
+# what the cache exists to avoid for the many texts one domain alone publishes.
 @repeated_memo(maxsize=4096)
 def parse_dmarc9989_record(text: str) -> Dmarc9989Record:
     """Judge one TXT text from a `_dmarc` name by RFC 9989; never raises."""
-    lexed = parse_dmarc_record(text)
-    if not lexed.is_dmarc:  # the same texts are discarded by both (§4.10 step 2, §4.7 v)
-        return Dmarc9989Record(text, False, errors=lexed.errors)
+    discard = discard_reason(text)
+    if discard is not None:  # the same texts are discarded by both (§4.10 step 2, §4.7 v)
+        return Dmarc9989Record(text, False, errors=(discard,))
+    tags, lexer_problems = split_tags(text)
+    raw = raw_byte_problem(text)
+    return _judged(text, tags, list(lexer_problems), [raw] if raw is not None else [])
+
+
+def dmarc9989_of(lexed: DmarcRecord) -> Dmarc9989Record:
+    """The same judgment of a text the RFC 7489 parser has read already: the discard rule, the
+    tags and the lexer's problems are the same for both RFCs, so nothing is lexed again."""
+    if not lexed.is_dmarc:
+        return Dmarc9989Record(lexed.text, False, errors=lexed.errors)
+    lexer = [p for p in lexed.errors if p.code in _LEXER_CODES]
+    raw = [p for p in lexed.warnings if p.code == Code.NON_UTF8]
+    return _judged(lexed.text, lexed.tags, lexer, raw)
+
+
+def _judged(
+    text: str, tags: Iterable[Tag], errors: list[Problem], warnings: list[Problem]
+) -> Dmarc9989Record:
+    """A DMARC record's tags judged (§4.7, §4.8); `errors` and `warnings` start with the
+    lexer's problems and the raw-byte warning."""
     firsts: dict[str, Tag] = {}
-    for tag in lexed.tags:
+    for tag in tags:
         firsts.setdefault(tag.name, tag)
-    errors = [p for p in lexed.errors if p.code in _LEXER_CODES]
-    warnings = [p for p in lexed.warnings if p.code == Code.NON_UTF8]
     if "p" not in firsts:
         warnings.append(Problem(Code.P_MISSING, "no p tag"))
     for found in _tag_problems(firsts.values()):

@@ -96,6 +96,10 @@ def table_notes(name: str, table: pd.DataFrame, lang: Lang) -> list[str]:
         notes.append(text["problem_colours"])
         if _has_examples(table):
             notes.append(text["examples"])
+    if name == "rfc9989_tags":
+        notes.append(text["tags_note"])
+    if name == "rfc_differences":
+        notes.append(text["differences_note"])
     if len(table) > MAX_BARS:
         notes.append(text["more_rows"].format(shown=MAX_BARS, rows=len(table)))
     return notes

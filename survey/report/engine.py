@@ -25,9 +25,12 @@ import pandas as pd
 import pyarrow as pa
 
 from survey.report.tally import (
+    DIFFERENCE_KEYS,
     DMARC_STATUS_KEYS,
+    EFFECTIVE_9989_KEYS,
     EFFECTIVE_KEYS,
     MULTIPLE_RECORDS,
+    P_MISSING_9989,
     POLICIES,
     REPORT_TYPES,
     SPF_ALL_KEYS,
@@ -89,6 +92,19 @@ _EFFECTIVE = """CASE
 #: The effective policy as the tables key it, for other queries (the flow report's DNS join).
 EFFECTIVE_SQL = _EFFECTIVE
 
+#: `tally._difference_keys` in SQL: why the RFCs disagree on a domain, null where they agree.
+_DIFFERENCE = f"""CASE
+    WHEN dmarc_status IS NOT DISTINCT FROM dmarc9989_status
+        AND ({_EFFECTIVE}) IS NOT DISTINCT FROM coalesce(dmarc9989_effective_p, 'no_policy')
+        THEN NULL
+    WHEN dmarc9989_psd = 'y' AND dmarc9989_policy_domain IS NOT NULL
+        AND dmarc9989_policy_domain IS DISTINCT FROM domain THEN 'psd_policy'
+    WHEN coalesce(list_contains(dmarc9989_warnings, {quote(P_MISSING_9989)}), false)
+        THEN 'missing_p'
+    WHEN coalesce(dmarc_pct, 100) < 100 OR coalesce(dmarc9989_t = 'y', false) THEN 'pct_t'
+    WHEN dmarc9989_org_domain IS DISTINCT FROM org_domain THEN 'tree_walk_org'
+    ELSE 'other' END"""
+
 #: One row per combination of every categorical table's key, with the domains and messages
 #: it holds: every table of `tables.CATEGORICAL` is a sum over these few rows.
 COMBINATIONS_SQL = f"""
@@ -102,6 +118,13 @@ SELECT
     {_closed(_EFFECTIVE, EFFECTIVE_KEYS)} AS effective,
     {_closed("report_type", REPORT_TYPES)} AS report_type,
     {_closed("spf_all", SPF_ALL_KEYS)} AS spf_all,
+    {_closed("dmarc9989_status", STATUSES)} AS dmarc9989,
+    {_closed("coalesce(dmarc9989_effective_p, 'no_policy')", EFFECTIVE_9989_KEYS)}
+        AS effective_9989,
+    {_closed(_DIFFERENCE, DIFFERENCE_KEYS)} AS difference,
+    dmarc9989_np IS NOT NULL AS np_set,
+    {_closed("dmarc9989_psd", ("y", "n", "u"))} AS psd,
+    {_closed("dmarc9989_t", ("y", "n"))} AS t,
     coalesce(len(rua_vendors) > 0, false) AS rua_named,
     coalesce(len(ruf_vendors) > 0, false) AS ruf_named,
     count(*) AS domains,
@@ -200,9 +223,19 @@ class Engine:
             self.connection.execute("CREATE TEMP VIEW parts AS SELECT * FROM no_parts")
             return
         files = "[" + ", ".join(quote(str(p)) for p in parts) + "]"
+        if _have_every_column(parts):
+            self.connection.execute(
+                "CREATE TEMP VIEW parts AS SELECT * FROM "
+                f"read_parquet({files}, filename = true, file_row_number = true)"
+            )
+            return
+        # Parts written before columns were appended (RFC 9989's, …): those read as nulls, as
+        # `Snapshot.to_table` reads them.
+        self.register("no_parts", _no_rows())
         self.connection.execute(
-            "CREATE TEMP VIEW parts AS SELECT * FROM "
-            f"read_parquet({files}, filename = true, file_row_number = true)"
+            "CREATE TEMP VIEW parts AS SELECT * FROM read_parquet("
+            f"{files}, filename = true, file_row_number = true, union_by_name = true) "
+            "UNION ALL BY NAME SELECT * FROM no_parts"
         )
 
     def __enter__(self) -> Engine:
@@ -250,6 +283,14 @@ class Engine:
 
     def top_rows(self, top: int, top_by: TopBy) -> pd.DataFrame:
         return self.frame(top_sql(top, top_by))
+
+
+def _have_every_column(parts: Sequence[Path]) -> bool:
+    """Whether every part holds every column of the schema (a footer read per part)."""
+    import pyarrow.parquet as pq
+
+    names = set(SCHEMA.names)
+    return all(names <= set(pq.read_schema(part).names) for part in parts)
 
 
 def _no_rows() -> pa.Table:

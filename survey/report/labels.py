@@ -59,6 +59,21 @@ _VENDOR = {
     "other": ("other", "その他 (other)"),
     "none": ("no provider named", "事業者なし"),
 }
+_DIFFERENCE = {
+    "psd_policy": ("PSD policy (psd=y record)", "PSD のポリシー (psd=y)"),
+    "missing_p": ("no p (RFC 9989: p=none)", "p なし (RFC 9989 では p=none)"),
+    "pct_t": ("pct < 100 or t=y", "pct < 100 または t=y"),
+    "tree_walk_org": ("tree walk's organizational domain", "ツリーウォークの組織ドメイン"),
+    "other": ("other (removed tags, rua rule …)", "その他 (廃止タグ・rua 規則など)"),
+}
+_TAG = {
+    "np": ("np set", "np あり"),
+    "psd=y": ("psd=y (public suffix)", "psd=y (公開サフィックス)"),
+    "psd=n": ("psd=n (organizational domain)", "psd=n (組織ドメイン)"),
+    "psd=u": ("psd=u", "psd=u"),
+    "t=y": ("t=y (test mode)", "t=y (テストモード)"),
+    "t=n": ("t=n", "t=n"),
+}
 _DKIM_STATUS = {
     "found": ("keys found", "鍵あり"),
     "none_found": ("_domainkey, no listed selector", "_domainkey あり・既知セレクタなし"),
@@ -109,6 +124,8 @@ CATEGORY_TEXT: dict[str, dict[str, Pair]] = {
     "report": _REPORT,
     "all": _ALL,
     "vendor": _VENDOR,
+    "difference": _DIFFERENCE,
+    "tag": _TAG,
     "dkim": _DKIM_STATUS,
     "dkim_state": _DKIM_STATE,
     "dkim_type": _DKIM_TYPE,

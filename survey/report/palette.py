@@ -70,6 +70,19 @@ COLOURS: dict[str, str] = {
     "problem:warning": YELLOW,
     "count:resolved": BLUE,
     "count:unresolved": UNRESOLVED,
+    # why RFC 9989's verdict differs from RFC 7489's
+    "difference:psd_policy": REDDISH_PURPLE,
+    "difference:missing_p": VERMILLION,
+    "difference:pct_t": ORANGE,
+    "difference:tree_walk_org": BLUE,
+    "difference:other": NOTHING,
+    # RFC 9989 tags
+    "tag:np": BLUISH_GREEN,
+    "tag:psd=y": REDDISH_PURPLE,
+    "tag:psd=n": SKY_BLUE,
+    "tag:psd=u": NOTHING,
+    "tag:t=y": ORANGE,
+    "tag:t=n": NOTHING,
     # DKIM keys in DNS: keys found as a valid record (green), _domainkey without a listed
     # selector sky blue, no _domainkey grey; revoked keys purple, testing ones yellow (a warning)
     "dkim:found": BLUISH_GREEN,
@@ -118,6 +131,9 @@ FAMILY: dict[str, str] = {
     "spf_status": "status",
     "policy_p": "policy",
     "policy_effective": "policy",
+    "policy_effective_9989": "policy",
+    "rfc_differences": "difference",
+    "rfc9989_tags": "tag",
     "policy_sp": "policy",
     "report_types": "report",
     "spf_all": "all",

@@ -1,4 +1,5 @@
-"""A watch-list scorecard: DMARC, SPF, DKIM and DNSSEC of each named domain, as a talk's table.
+"""A watch-list scorecard: DMARC (its effective policy under RFC 7489 and under RFC 9989), SPF,
+DKIM and DNSSEC of each named domain, as a talk's table.
 
 The watch list is a CSV with a `domain` column and, optionally, `group` and `name` (the name
 shown). Each domain's row comes from a snapshot (or from a check made on the spot, handed in
@@ -57,12 +58,15 @@ COLOURS = {
     CellState.NOT_SCANNED: "#DDDDDD",
     CellState.NOT_MEASURED: "#F2F2F2",
 }
-CHECKS = ("dmarc", "spf", "dkim", "dnssec")
+CHECKS = ("dmarc", "dmarc9989", "spf", "dkim", "dnssec")
 #: The snapshot columns the scorecard reads (those of a newer schema may be missing).
 COLUMNS = (
     "domain",
     "dmarc_status",
     "dmarc_effective_p",
+    "dmarc9989_status",
+    "dmarc9989_effective_p",
+    "dmarc9989_t",
     "spf_status",
     "spf_all",
     "dkim_status",
@@ -140,16 +144,23 @@ def _status_cell(status: Any) -> Cell | None:
     return None
 
 
-def dmarc_cell(row: Mapping[str, Any]) -> Cell:
-    status = row.get("dmarc_status")
+def dmarc_cell(row: Mapping[str, Any], prefix: str = "dmarc") -> Cell:
+    """The effective policy under RFC 7489 (`prefix` dmarc) or RFC 9989 (dmarc9989, where
+    t=y, test mode, is said beside the policy it applies)."""
+    status = row.get(f"{prefix}_status")
     if (shared := _status_cell(status)) is not None:
         return shared
-    policy = row.get("dmarc_effective_p")
+    policy = row.get(f"{prefix}_effective_p")
+    testing = " (t=y)" if row.get(f"{prefix}_t") == "y" else ""
     if status == Status.INVALID:
-        return Cell(CellState.WARN, f"invalid, p={policy}" if policy else "invalid")
+        return Cell(CellState.WARN, f"invalid, p={policy}{testing}" if policy else "invalid")
     if policy in (Policy.QUARANTINE, Policy.REJECT):
-        return Cell(CellState.OK, f"p={policy}")
-    return Cell(CellState.WARN, f"p={policy or 'none'}")
+        return Cell(CellState.OK, f"p={policy}{testing}")
+    return Cell(CellState.WARN, f"p={policy or 'none'}{testing}")
+
+
+def dmarc9989_cell(row: Mapping[str, Any]) -> Cell:
+    return dmarc_cell(row, "dmarc9989")
 
 
 def spf_cell(row: Mapping[str, Any]) -> Cell:
@@ -192,7 +203,13 @@ def dnssec_cell(row: Mapping[str, Any]) -> Cell:
 
 
 _DNSSEC_NA = Cell(CellState.NOT_MEASURED, "")
-JUDGES = {"dmarc": dmarc_cell, "spf": spf_cell, "dkim": dkim_cell, "dnssec": dnssec_cell}
+JUDGES = {
+    "dmarc": dmarc_cell,
+    "dmarc9989": dmarc9989_cell,
+    "spf": spf_cell,
+    "dkim": dkim_cell,
+    "dnssec": dnssec_cell,
+}
 
 
 def snapshot_rows(snapshot: Snapshot, domains: Sequence[str]) -> dict[str, dict[str, Any]]:

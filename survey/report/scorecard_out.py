@@ -33,9 +33,17 @@ from survey.report.write import check_lang, md_escape, open_for_report
 
 ROWS_PER_PAGE = 20
 HEADINGS = {
-    "en": {"dmarc": "DMARC", "spf": "SPF", "dkim": "DKIM", "dnssec": "DNSSEC", "domain": "Domain"},
+    "en": {
+        "dmarc": "DMARC 7489",
+        "dmarc9989": "DMARC 9989",
+        "spf": "SPF",
+        "dkim": "DKIM",
+        "dnssec": "DNSSEC",
+        "domain": "Domain",
+    },
     "ja": {
-        "dmarc": "DMARC",
+        "dmarc": "DMARC 7489",
+        "dmarc9989": "DMARC 9989",
         "spf": "SPF",
         "dkim": "DKIM",
         "dnssec": "DNSSEC",
@@ -78,7 +86,7 @@ def write_tables(scored: Sequence[ScoredDomain], out: Path) -> tuple[Path, Path]
                 v for c in CHECKS for v in (cells[c].state, cells[c].mark, cells[c].text)
             ]
             writer.writerow([entry.domain, _safe(entry.group), _safe(entry.name), *cell_values])
-    lines = ["| group | domain | " + " | ".join(c.upper() for c in CHECKS) + " |"]
+    lines = ["| group | domain | " + " | ".join(HEADINGS["en"][c] for c in CHECKS) + " |"]
     lines.append("| --- | --- |" + " --- |" * len(CHECKS))
     for item in scored:
         shown = " | ".join(f"{item.cells[c].mark} {md_escape(item.cells[c].text)}" for c in CHECKS)
@@ -113,7 +121,7 @@ def _page(rows: Sequence[ScoredDomain], title: str, subtitle: str, lang: Lang) -
 
 
 #: Column edges: the domain column, then one column per check.
-_EDGES = (0.0, 0.36, 0.52, 0.68, 0.84, 1.0)
+_EDGES = (0.0, 0.30, 0.44, 0.58, 0.72, 0.86, 1.0)
 
 
 def _grid(ax: Axes, rows: Sequence[ScoredDomain], lang: Lang) -> None:

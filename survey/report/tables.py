@@ -54,6 +54,14 @@ class Categorical:
         return combos[self.column] if isinstance(self.column, str) else self.column(combos)
 
 
+def _dmarc9989_unresolved(c: pd.DataFrame) -> pd.Series:
+    return c["dmarc9989"].eq(tally.ERROR)
+
+
+def _either_unresolved(c: pd.DataFrame) -> pd.Series:
+    return _dmarc_unresolved(c) | _dmarc9989_unresolved(c)
+
+
 def _notna(column: str) -> Mask:
     return lambda c: c[column].notna()
 
@@ -77,6 +85,22 @@ CATEGORICAL: dict[str, Categorical] = {
     "policy_p": Categorical("p", "p", _dmarc_published, _dmarc_unresolved, tally.P_KEYS),
     "policy_effective": Categorical(
         "policy", "effective", _dmarc_published, _dmarc_unresolved, tally.EFFECTIVE_KEYS
+    ),
+    "policy_effective_9989": Categorical(
+        "policy",
+        "effective_9989",
+        lambda c: c["dmarc9989"].isin(tally.PUBLISHED),
+        _dmarc9989_unresolved,
+        tally.EFFECTIVE_9989_KEYS,
+    ),
+    "rfc_differences": Categorical(
+        "reason",
+        "difference",
+        lambda c: (
+            c["dmarc"].isin(tally.DMARC_STATUS_KEYS) & c["dmarc9989"].isin(tally.DMARC_STATUS_KEYS)
+        ),
+        _either_unresolved,
+        tally.DIFFERENCE_KEYS,
     ),
     "policy_sp": Categorical("sp", "sp", _dmarc_published, _dmarc_unresolved, tally.SP_KEYS),
     "report_types": Categorical(
@@ -116,6 +140,23 @@ def categorical(combos: pd.DataFrame, spec: Categorical, by: By) -> pd.DataFrame
     table = pd.DataFrame({spec.key: list(spec.order), "count": counts.to_numpy(dtype="int64")})
     _share(table, n)
     _attrs(table, combos, by, n, spec.unresolved)
+    return table
+
+
+def rfc9989_tags(combos: pd.DataFrame, by: By) -> pd.DataFrame:
+    """The use of np, psd and t (as `tally.rfc9989_tags`): one sum per tag over the
+    combinations where RFC 9989's record applies."""
+    base = combos["dmarc9989"].isin(tally.PUBLISHED)
+    has = [
+        combos["np_set"].astype(bool),
+        *(combos["psd"].eq(v) for v in ("y", "n", "u")),
+        *(combos["t"].eq(v) for v in ("y", "n")),
+    ]
+    counts = [int(combos.loc[base & mask.fillna(False).astype(bool), by].sum()) for mask in has]
+    n = int(combos.loc[base, by].sum())
+    table = pd.DataFrame({"tag": list(tally.TAG_KEYS), "count": pd.Series(counts, dtype="int64")})
+    _share(table, n)
+    _attrs(table, combos, by, n, _dmarc9989_unresolved)
     return table
 
 
@@ -169,6 +210,7 @@ def _mode_tables(aggregates: Aggregates, by: By) -> dict[str, pd.DataFrame]:
     """The tables of one unit, in report order (as `tally.snapshot_tables`)."""
     combos = aggregates.combos
     tables = {name: categorical(combos, spec, by) for name, spec in CATEGORICAL.items()}
+    tables["rfc9989_tags"] = rfc9989_tags(combos, by)
     for kind in KINDS:
         tables[f"{kind}_vendors"] = ranked(
             aggregates.vendors[kind], "vendor", by, combos, _named(kind)

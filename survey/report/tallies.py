@@ -44,7 +44,7 @@ from survey.store.snapshot import LOCK, PARTS_DIR, Snapshot, write_atomically
 
 TALLIES = "tallies"
 STAMP = "stamp.json"
-FORMAT = 1  # of the tally set itself: bumped when its files change meaning
+FORMAT = 2  # of the tally set itself: bumped when its files change meaning (2: RFC 9989 tables)
 TOOL = "dmarc-survey"
 
 Tables = dict[By, dict[str, pd.DataFrame]]

@@ -26,7 +26,7 @@ from typing import Literal
 
 import pandas as pd
 
-from survey.schema.codes import SpfCode
+from survey.schema.codes import Dmarc9989Code, SpfCode
 from survey.schema.values import DomainType, Policy, ReportType, SpfAll, Status
 from survey.store.snapshot import Snapshot
 
@@ -48,6 +48,16 @@ SPF_STATUS_KEYS = (*PUBLISHED, "multiple", Status.ABSENT)
 SPF_ALL_KEYS: tuple[str, ...] = tuple(SpfAll)
 ERROR = Status.ERROR
 MULTIPLE_RECORDS = SpfCode.MULTIPLE_RECORDS
+#: RFC 9989 has no pct (a sample): t=y is applied in `dmarc9989_effective_p` already.
+EFFECTIVE_9989_KEYS = ("none", "quarantine", "reject", "no_policy")
+#: Why a domain's verdict or effective policy differs between the RFCs, the first that holds:
+#: a PSD's record (psd=y) supplies the RFC 9989 policy; the record has no p (RFC 9989 §4.7:
+#: p=none); pct below 100 (gone in RFC 9989) or t=y; the tree walk's organizational domain is
+#: not the public suffix list's; else `other` (removed tags, the §4.10.1 rua rule, …).
+DIFFERENCE_KEYS = ("psd_policy", "missing_p", "pct_t", "tree_walk_org", "other")
+#: The RFC 9989 tags of the record that applies: np written (any value), psd, t.
+TAG_KEYS = ("np", "psd=y", "psd=n", "psd=u", "t=y", "t=n")
+P_MISSING_9989 = Dmarc9989Code.P_MISSING
 
 #: The columns the snapshot tables read; nothing else is loaded.
 REPORT_COLUMNS: tuple[str, ...] = (
@@ -74,6 +84,15 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "spf_warnings",
     "type",
     "report_type",
+    "dmarc_source",
+    "dmarc9989_status",
+    "dmarc9989_policy_domain",
+    "dmarc9989_org_domain",
+    "dmarc9989_effective_p",
+    "dmarc9989_np",
+    "dmarc9989_psd",
+    "dmarc9989_t",
+    "dmarc9989_warnings",
 )
 #: The columns the trend tables read.
 TREND_COLUMNS: tuple[str, ...] = (
@@ -86,6 +105,8 @@ TREND_COLUMNS: tuple[str, ...] = (
     "ruf_vendors",
     "type",
     "report_type",
+    "dmarc9989_status",
+    "dmarc9989_effective_p",
 )
 
 
@@ -230,6 +251,90 @@ def policy_effective(frame: pd.DataFrame, by: By = "domains") -> pd.DataFrame:
     return _table(frame, keys, base, _dmarc_unresolved(frame), EFFECTIVE_KEYS, by, "policy")
 
 
+def _published_9989(frame: pd.DataFrame) -> pd.Series:
+    return frame["dmarc9989_status"].isin(PUBLISHED)
+
+
+def _unresolved_9989(frame: pd.DataFrame) -> pd.Series:
+    return frame["dmarc9989_status"].eq(ERROR)
+
+
+def policy_effective_9989(frame: pd.DataFrame, by: By = "domains") -> pd.DataFrame:
+    """The policy a receiver applies under RFC 9989 (§4.10.1, after t=y), among domains where
+    its DNS Tree Walk finds a record (`no_policy`: none applies): beside `policy_effective`."""
+    keys = frame["dmarc9989_effective_p"].fillna("no_policy")
+    base = _published_9989(frame)
+    unresolved = _unresolved_9989(frame)
+    return _table(frame, keys, base, unresolved, EFFECTIVE_9989_KEYS, by, "policy")
+
+
+def _distinct(a: pd.Series, b: pd.Series) -> pd.Series:
+    """`a IS DISTINCT FROM b`: two nulls are the same, a null and a value are not."""
+    same = a.eq(b).fillna(False).astype(bool) | (a.isna() & b.isna())
+    return ~same
+
+
+def _holds(mask: pd.Series) -> pd.Series:
+    return mask.fillna(False).astype(bool)
+
+
+def _difference_keys(frame: pd.DataFrame) -> pd.Series:
+    """A domain's `DIFFERENCE_KEYS` reason, null where both RFCs agree."""
+    seventy = _effective_keys(frame)
+    ninety = frame["dmarc9989_effective_p"].fillna("no_policy")
+    differs = _distinct(frame["dmarc_status"], frame["dmarc9989_status"]) | _distinct(
+        seventy, ninety
+    )
+    walk_domain = frame["dmarc9989_policy_domain"]
+    psd = _holds(frame["dmarc9989_psd"].eq("y")) & _distinct(walk_domain, frame["domain"])
+    psd &= walk_domain.notna()
+    warnings = frame["dmarc9989_warnings"]
+    missing_p = warnings.map(lambda codes: codes is not None and P_MISSING_9989 in codes)
+    pct_t = _holds(frame["dmarc_pct"].fillna(100).lt(100)) | _holds(frame["dmarc9989_t"].eq("y"))
+    org = _distinct(frame["dmarc9989_org_domain"], frame["org_domain"])
+    reasons = pd.Series(None, index=frame.index, dtype=object)
+    holds = (psd, missing_p.astype(bool), pct_t, org, differs)
+    for key, reason in reversed(list(zip(DIFFERENCE_KEYS, holds, strict=True))):
+        reasons = reasons.mask(differs & reason, key)
+    return reasons
+
+
+def _both_measured(frame: pd.DataFrame) -> pd.Series:
+    """Resolved under both RFCs (a snapshot from before RFC 9989's columns has none)."""
+    return frame["dmarc_status"].isin(DMARC_STATUS_KEYS) & frame["dmarc9989_status"].isin(
+        DMARC_STATUS_KEYS
+    )
+
+
+def rfc_differences(frame: pd.DataFrame, by: By = "domains") -> pd.DataFrame:
+    """Domains whose DMARC verdict or effective policy differs between RFC 7489 and RFC 9989,
+    by reason (`DIFFERENCE_KEYS`, each domain once), among domains resolved under both."""
+    unresolved = _dmarc_unresolved(frame) | _unresolved_9989(frame)
+    keys = _difference_keys(frame)
+    base = _both_measured(frame)
+    return _table(frame, keys, base, unresolved, DIFFERENCE_KEYS, by, "reason")
+
+
+def _tag_keys(frame: pd.DataFrame) -> list[pd.Series]:
+    """Per `TAG_KEYS` entry: whether the record that applies has it."""
+    np_, psd, t = frame["dmarc9989_np"], frame["dmarc9989_psd"], frame["dmarc9989_t"]
+    return [np_.notna(), psd.eq("y"), psd.eq("n"), psd.eq("u"), t.eq("y"), t.eq("n")]
+
+
+def rfc9989_tags(frame: pd.DataFrame, by: By = "domains") -> pd.DataFrame:
+    """Use of the RFC 9989 tags np, psd and t in the record that applies, among domains where
+    the tree walk finds a record; a domain counts once per tag it has (shares may sum past 1)."""
+    weight = amounts(frame, by)
+    base = _published_9989(frame)
+    counts = [int(weight[base & _holds(has)].sum()) for has in _tag_keys(frame)]
+    n = int(weight[base].sum())
+    table = pd.DataFrame({"tag": list(TAG_KEYS), "count": pd.Series(counts, dtype="int64")})
+    table["share"] = table["count"] / n if n else 0.0
+    unresolved = _unresolved_9989(frame)
+    _attrs(table, by, n, weight[unresolved].sum(), int(unresolved.sum()), int(weight.sum()))
+    return table
+
+
 def report_types(frame: pd.DataFrame, by: By = "domains") -> pd.DataFrame:
     """Report type A (rua and ruf), B (rua only), C (ruf only), D (neither), among domains
     where a DMARC record applies."""
@@ -364,6 +469,9 @@ TABLES: dict[str, Callable[[pd.DataFrame, By], pd.DataFrame]] = {
     "spf_status": spf_status,
     "policy_p": policy_p,
     "policy_effective": policy_effective,
+    "policy_effective_9989": policy_effective_9989,
+    "rfc_differences": rfc_differences,
+    "rfc9989_tags": rfc9989_tags,
     "policy_sp": policy_sp,
     "report_types": report_types,
     "rua_vendors": lambda frame, by: vendors(frame, "rua", by),

@@ -35,6 +35,9 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "sum_past_100": "A domain naming several destinations counts for each: "
         "shares may sum past 100%.",
         "more_rows": "Top {shown} of {rows} rows shown; all rows in the table.",
+        "tags_note": "A record counts once for each tag it has: shares may sum past 100%.",
+        "differences_note": "Each domain counted once, for the first reason that holds, "
+        "in this order; n: domains resolved under both RFCs.",
         "more_points": "One snapshot in {step} labelled; all in the table.",
         "problem_colours": "Red: error (the record is invalid). Yellow: warning.",
         "examples": "An example record each; codes and full records in the table.",
@@ -62,6 +65,9 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "sum_past_100": "複数の送信先を指定するドメインはそれぞれに数えるため、"
         "合計が 100% を超えることがあります。",
         "more_rows": "上位 {shown} 行を表示 (全 {rows} 行は表に掲載)。",
+        "tags_note": "レコードは持つタグごとに数えるため、合計が 100% を超えることがあります。",
+        "differences_note": "各ドメインは上から最初に当てはまる理由で 1 回だけ数えます。"
+        "n は両 RFC で解決したドメイン数。",
         "more_points": "ラベルは {step} 時点ごと (全時点は表に掲載)。",
         "problem_colours": "赤: 誤り (レコードは無効)。黄: 警告。",
         "examples": "各行にレコードの例 (コードと全文は表に掲載)。",
@@ -92,6 +98,18 @@ TITLES: dict[str, dict[str, str]] = {
     "policy_effective": {
         "en": "Policy a receiver applies (RFC 7489 §6.6.3)",
         "ja": "受信側が適用するポリシー (RFC 7489 §6.6.3)",
+    },
+    "policy_effective_9989": {
+        "en": "Policy a receiver applies (RFC 9989 §4.10.1)",
+        "ja": "受信側が適用するポリシー (RFC 9989 §4.10.1)",
+    },
+    "rfc_differences": {
+        "en": "Verdict or policy differs: RFC 9989 vs RFC 7489",
+        "ja": "RFC 9989 と RFC 7489 で判定・ポリシーが異なるドメイン",
+    },
+    "rfc9989_tags": {
+        "en": "RFC 9989 tags np, psd, t (record that applies)",
+        "ja": "RFC 9989 のタグ np・psd・t (適用レコード)",
     },
     "policy_sp": {
         "en": "Subdomain policy sp (domains with a DMARC record)",

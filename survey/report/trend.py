@@ -33,6 +33,7 @@ from survey.store.snapshot import Snapshot, list_snapshots
 TREND_TABLES: dict[str, Callable[[pd.DataFrame, By], pd.DataFrame]] = {
     "types": tally.types,
     "policy_effective": tally.policy_effective,
+    "policy_effective_9989": tally.policy_effective_9989,
     "report_types": tally.report_types,
     "rua_vendors": lambda frame, by: tally.vendors(frame, "rua", by),
     "ruf_vendors": lambda frame, by: tally.vendors(frame, "ruf", by),

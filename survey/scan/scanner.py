@@ -45,7 +45,7 @@ from survey.verdict.dkim import NOT_ASKED, SelectorList
 from survey.verdict.dnssec import dnssec_state, needs_unchecked
 from survey.verdict.policy import DomainLookups, discover_policy, needs_org_lookup
 from survey.verdict.row import VERDICT_FIELDS, Verdict
-from survey.verdict.treewalk import walk_goes_on, walk_names
+from survey.verdict.treewalk import names_above, walk_goes_on
 from survey.verdict.vendors import VendorTable
 
 #: Shared `_dmarc` answers kept by a process. Most are empty (NXDOMAIN), kept as one shared
@@ -154,7 +154,7 @@ class DomainScanner:
         while the walk goes on (a psd=y or psd=n record, or a failed lookup, ends it)."""
         answers: list[TxtAnswer] = []
         last, shared, counts = own, self._shared, self.walk_counts
-        for name in walk_names(domain)[1:]:
+        for name in names_above(domain):
             if not walk_goes_on(last):
                 break
             last = shared.get(name) or await self._ask_shared(name, counts.asked)

@@ -23,7 +23,7 @@ from survey.verdict.dkim import NOT_ASKED, DkimVerdict
 from survey.verdict.policy import DomainLookups, Policy, discover_policy
 from survey.verdict.row import TYPE_OF, Verdict
 from survey.verdict.spf import judged_spf
-from survey.verdict.treewalk import existence, judge_walk
+from survey.verdict.treewalk import existence, own_step, walk_columns
 from survey.verdict.vendors import VendorTable
 
 
@@ -59,9 +59,9 @@ def classify(
             if auth:
                 warnings = tuple(sorted({*warnings, *auth}))
     report_kind, dmarc_lookup, org_lookup, record_count = policy.late_columns
-    walk = judge_walk(
-        lookups.domain, (lookups.dmarc, *(lookups.walk or ())), existence(lookups.spf)
-    )
+    answers = (lookups.dmarc, *(lookups.walk or ()))
+    own = own_step(policy.own_records) if policy.own_records else None
+    walk = walk_columns(lookups.domain, answers, existence(lookups.spf), own)
     row: tuple[Any, ...] = (  # by position, in field order (keywords cost more than the rest)
         lookups.domain,
         lookups.org_domain,
@@ -81,7 +81,7 @@ def classify(
         record_count,
         spf.count,
         dnssec,
-        *walk.columns,  # dmarc9989_status … dmarc9989_warnings
+        *walk,  # dmarc9989_status … dmarc9989_warnings
         *dkim.columns,  # dkim_domainkey_lookup … dkim_warnings
     )
     return Verdict(*row)

@@ -53,6 +53,8 @@ class Policy:
     org_lookup: Outcome | None
     errors: tuple[DmarcCode, ...]
     warnings: tuple[DmarcCode, ...]
+    #: Every text at `_dmarc.<domain>`, parsed: the RFC 9989 judgment reads them again
+    own_records: tuple[DmarcRecord, ...] = field(default=(), repr=False, compare=False)
     #: The verdict columns that depend on the policy alone, worked out once per Policy (domains
     #: with the same answers share one): `dmarc_status` … `ruf_hosts` in Verdict order, then
     #: (`report_type`, `dmarc_lookup`, `dmarc_org_lookup`, `dmarc_record_count`).
@@ -144,11 +146,12 @@ def _discover_policy(own: TxtAnswer, org: TxtAnswer | None) -> Policy:
     if not own.is_answer:
         return _error_policy(own.outcome, None)
     found = _discover(own.texts)
+    mine = found.records
     if found.record is not None or _has(found.errors, DmarcCode.MULTIPLE_RECORDS):
-        return _policy_from(found, DmarcSource.DOMAIN, own.texts, own.outcome, None, ())
+        return _policy_from(found, DmarcSource.DOMAIN, own.texts, own.outcome, None, (), mine)
     discarded = _discarded_codes(found)
     if org is None:
-        return _no_record(own, discarded, None)
+        return _no_record(own, discarded, None, mine)
     if not org.is_answer:
         return _error_policy(own.outcome, org.outcome)
     org_found = _discover(org.texts)
@@ -156,7 +159,7 @@ def _discover_policy(own: TxtAnswer, org: TxtAnswer | None) -> Policy:
     if org_found.record is None and not _has(org_found.errors, DmarcCode.MULTIPLE_RECORDS):
         org_discarded = _discarded_codes(org_found)
         if not org_discarded:
-            return _no_record(own, discarded, org.outcome)
+            return _no_record(own, discarded, org.outcome, mine)
         # Only non-DMARC text at the organization's _dmarc: the organization's mistake, reached
         # by §6.6.3 as an invalid record of it would be, and invalid as it is for itself.
         return Policy(
@@ -168,9 +171,10 @@ def _discover_policy(own: TxtAnswer, org: TxtAnswer | None) -> Policy:
             org.outcome,
             org_discarded,
             extra,
+            mine,
         )
     return _policy_from(
-        org_found, DmarcSource.ORGANIZATIONAL, org.texts, own.outcome, org.outcome, extra
+        org_found, DmarcSource.ORGANIZATIONAL, org.texts, own.outcome, org.outcome, extra, mine
     )
 
 
@@ -181,6 +185,7 @@ def _policy_from(
     lookup: Outcome,
     org_lookup: Outcome | None,
     extra_warnings: tuple[DmarcCode, ...],
+    own_records: tuple[DmarcRecord, ...],
 ) -> Policy:
     record = found.record
     if record is None:  # several records: discovery stops, only that code counts
@@ -191,11 +196,14 @@ def _policy_from(
         warnings = _codes((*found.warnings, *record.warnings))
     warnings = tuple(sorted({*warnings, *extra_warnings}))
     status = Status.VALID if record is not None and not errors else Status.INVALID
-    return Policy(status, source, record, texts, lookup, org_lookup, errors, warnings)
+    return Policy(status, source, record, texts, lookup, org_lookup, errors, warnings, own_records)
 
 
 def _no_record(
-    own: TxtAnswer, discarded: tuple[DmarcCode, ...], org_lookup: Outcome | None
+    own: TxtAnswer,
+    discarded: tuple[DmarcCode, ...],
+    org_lookup: Outcome | None,
+    own_records: tuple[DmarcRecord, ...],
 ) -> Policy:
     """No record applies: text that was published at `_dmarc` is a mistake, else absent."""
     if discarded:
@@ -208,8 +216,11 @@ def _no_record(
             org_lookup,
             discarded,
             (),
+            own_records,
         )
-    return Policy(Status.ABSENT, None, None, own.texts, own.outcome, org_lookup, (), ())
+    return Policy(
+        Status.ABSENT, None, None, own.texts, own.outcome, org_lookup, (), (), own_records
+    )
 
 
 def _error_policy(lookup: Outcome, org_lookup: Outcome | None) -> Policy:
