@@ -62,6 +62,7 @@ class ScanOptions:
     chunks_in_flight: int = 2
     resume: bool = False
     report_auth: bool = True
+    spf_eval: bool = True  # evaluate SPF records as a receiver does (issue 17)
     psl_path: Path | None = None
     workers: int = 1  # processes scanning chunks (survey/workers.py); 1: this process alone
     cluster: str | None = None  # a Dask scheduler's address: the chunks run on its workers
@@ -159,7 +160,12 @@ def runner_for(options: ScanOptions, folder: Path) -> ChunkRunner:
     """The runner `options` ask for: a Dask cluster's workers when `cluster` is set, worker
     processes when `workers` > 1, else this process."""
     setup = RunnerSetup(
-        folder, options.resolver, options.report_auth, options.psl_path, options.chunks_in_flight
+        folder,
+        options.resolver,
+        options.report_auth,
+        options.psl_path,
+        options.chunks_in_flight,
+        options.spf_eval,
     )
     if options.cluster is not None:
         try:  # Dask is an extra, and a heavy import a scan on one machine does without
@@ -245,6 +251,7 @@ async def _scan(
             run_entry["questions"] = question_counts(outcome.counts)
             run_entry["transport"] = transport_counts(outcome.counts)
             run_entry["tree_walk"] = outcome.walk.manifest_entry()
+            run_entry["spf_eval"] = outcome.spf.manifest_entry()
         except BaseException as exc:
             run_entry["runner"] = runner.describe()
             record_failure(writer, manifest, run_entry, exc)
@@ -310,6 +317,7 @@ def _start_manifest(options: ScanOptions, writer: SnapshotWriter, done: set[int]
         "chunk_size": options.chunk_size,
         "resolver": resolver_settings(options.resolver),
         "report_auth": options.report_auth,
+        "spf_eval": options.spf_eval,
         "psl_date": psl.psl_date(),
         "runs": previous.get("runs", []),
     }

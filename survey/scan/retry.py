@@ -2,8 +2,9 @@
 
 A domain is retried when a question it needed ended without a DNS answer: its type is null (the
 DMARC, SPF or organizational DMARC lookup failed), a report-authorization question (RFC 7489
-§7.1) failed (warning `report_auth_unresolved`), or a question of the RFC 9989 tree walk did
-(`dmarc9989_status` `error`). Every other row is kept as it is.
+§7.1) failed (warning `report_auth_unresolved`), a question of the RFC 9989 tree walk did
+(`dmarc9989_status` `error`), or one the SPF evaluation needed (`spf_result` `temperror`).
+Every other row is kept as it is.
 
 The snapshot is updated in place, safely. The pass holds the snapshot's lock; the manifest says
 `retrying` while it runs; each part holding a retried domain is rebuilt whole (the retried rows
@@ -95,6 +96,7 @@ async def _retry(
                 entry["questions"] = question_counts(pool.counts())
                 entry["transport"] = transport_counts(pool.counts())
                 entry["tree_walk"] = scanner.walk_counts.manifest_entry()
+                entry["spf_eval"] = scanner.spf_counts.manifest_entry()
         except BaseException as exc:
             record_failure(writer, manifest, {**entry, **tally}, exc)
             raise
@@ -104,7 +106,8 @@ async def _retry(
 
 def _scanner(pool: ResolverPool, manifest: dict[str, Any]) -> DomainScanner:
     report_auth = bool(manifest.get("report_auth", True))  # ask what the scan asked
-    return DomainScanner.standard(pool, report_auth)
+    spf_eval = bool(manifest.get("spf_eval", False))  # a scan from before it did not evaluate
+    return DomainScanner.standard(pool, report_auth, spf_eval)
 
 
 class _PartRetry:

@@ -6,7 +6,8 @@ not); then the RFC 9989 DNS Tree Walk, `_dmarc.<name>` for the names above `d` i
 `_dmarc.<org>` when RFC 7489 §6.6.3 falls back to the organizational domain; the §7.1
 authorization names of external report destinations. Which are needed is decided by the
 verdict package (`needs_unchecked`, `walk_goes_on`, `needs_org_lookup`,
-`authorization_names`); this module only asks them.
+`authorization_names`); this module only asks them. Beside them, the SPF record is evaluated
+as a receiver would (`survey.scan.spf_tree`: its include and redirect tree, asked meanwhile).
 
 The `_dmarc` names above a domain (the walk's, and the §6.6.3 organizational one, usually one
 of them) are shared by many domains (`_dmarc.com`, `_dmarc.co.jp`, an organization's own for
@@ -34,6 +35,7 @@ from survey.dns.pool import ResolverPool
 from survey.dns.wire import QueryFlags
 from survey.input.stream import InputDomain
 from survey.scan.jobs import write_part_whole
+from survey.scan.spf_tree import PoolResolver, SpfCounts, SpfTrees
 from survey.schema.values import Dnssec, Outcome
 from survey.store.snapshot import SCHEMA, SnapshotWriter, rows_to_table
 from survey.verdict import psl
@@ -42,6 +44,7 @@ from survey.verdict.classify import classify
 from survey.verdict.dnssec import dnssec_state, needs_unchecked
 from survey.verdict.policy import DomainLookups, discover_policy, needs_org_lookup
 from survey.verdict.row import VERDICT_FIELDS, Verdict
+from survey.verdict.spf_eval import NO_EVALUATION, SpfEvaluation
 from survey.verdict.treewalk import walk_goes_on, walk_names
 from survey.verdict.vendors import VendorTable
 
@@ -80,7 +83,12 @@ class DomainScanner:
     answers."""
 
     def __init__(
-        self, pool: ResolverPool, org_of: OrgOf, vendors: VendorTable, report_auth: bool
+        self,
+        pool: ResolverPool,
+        org_of: OrgOf,
+        vendors: VendorTable,
+        report_auth: bool,
+        spf_eval: bool = True,
     ) -> None:
         self._pool = pool
         self._org_of = org_of
@@ -90,11 +98,19 @@ class DomainScanner:
         # the first question for each shared name not yet kept: in flight, or just answered
         self._asking: dict[str, asyncio.Future[TxtAnswer]] = {}
         self.walk_counts = WalkCounts()
+        self.spf_trees = SpfTrees(PoolResolver(pool)) if spf_eval else None
 
     @classmethod
-    def standard(cls, pool: ResolverPool, report_auth: bool) -> DomainScanner:
+    def standard(
+        cls, pool: ResolverPool, report_auth: bool, spf_eval: bool = True
+    ) -> DomainScanner:
         """A scanner with the bundled (or `psl.load`ed) suffix list and the vendor table."""
-        return cls(pool, psl.organizational_domain, VendorTable.load(), report_auth)
+        return cls(pool, psl.organizational_domain, VendorTable.load(), report_auth, spf_eval)
+
+    @property
+    def spf_counts(self) -> SpfCounts:
+        """What the SPF evaluations of this scanner asked (none: switched off)."""
+        return self.spf_trees.counts if self.spf_trees else SpfCounts(enabled=False)
 
     async def scan(self, item: InputDomain) -> Verdict:
         domain = item.domain
@@ -104,6 +120,8 @@ class DomainScanner:
         dmarc_future = pool.txt(f"_dmarc.{domain}")
         spf_future = pool.txt(domain, QueryFlags.DNSSEC)
         dmarc, spf = await dmarc_future, await spf_future
+        trees = self.spf_trees  # evaluated beside the questions below (a task when it asks)
+        spf_eval = trees.begin(domain, spf) if trees else NO_EVALUATION
         dnssec = await self._dnssec(domain, spf)
         walk = await self._walk(domain, dmarc)
         org_answer = None
@@ -119,8 +137,10 @@ class DomainScanner:
                 futures = [pool.txt(name) for name in names]
                 answers = {name: await future for name, future in zip(names, futures, strict=True)}
                 lookups = DomainLookups(domain, org, dmarc, spf, org_answer, answers, walk)
+        if not isinstance(spf_eval, SpfEvaluation):
+            spf_eval = await spf_eval
         return classify(
-            lookups, self._org_of, self._vendors, item.rank, item.weight, policy, dnssec
+            lookups, self._org_of, self._vendors, item.rank, item.weight, policy, dnssec, spf_eval
         )
 
     async def _dnssec(self, domain: str, answer: TxtAnswer) -> Dnssec | None:

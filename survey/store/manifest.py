@@ -75,6 +75,7 @@ _TALLIED = (
     "type",
     "dnssec",
     "dmarc9989_status",
+    "spf_result",
 )
 
 
@@ -102,6 +103,7 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         "dmarc_status": dict(counts["dmarc_status"]),
         "spf_status": dict(counts["spf_status"]),
         "dmarc9989_status": dict(counts["dmarc9989_status"]),
+        "spf_result": dict(counts["spf_result"]),
         "types": types,
         "dnssec": dict(counts["dnssec"]),
         "unresolved": types.get("null", 0),
@@ -121,6 +123,9 @@ def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
 
 def unresolved_rows(table: pa.Table) -> pa.Array:
     """Per row: some question of the domain never got an answer (a retry may still find it):
-    one the type needs, a §7.1 authorization question, or one of the RFC 9989 tree walk."""
+    one the type needs, a §7.1 authorization question, one of the RFC 9989 tree walk, or one
+    the SPF evaluation needs (`spf_result` temperror: the type stays what RFC 7489 says)."""
     walk_failed = pc.fill_null(pc.equal(table["dmarc9989_status"], "error"), False)
-    return pc.or_(pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table)), walk_failed)
+    spf_failed = pc.fill_null(pc.equal(table["spf_result"], "temperror"), False)
+    failed = pc.or_(walk_failed, spf_failed)
+    return pc.or_(pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table)), failed)

@@ -22,6 +22,7 @@ from survey.verdict.authorization import external_hosts as external_hosts
 from survey.verdict.policy import DomainLookups, Policy, discover_policy
 from survey.verdict.row import TYPE_OF, Verdict
 from survey.verdict.spf import judged_spf
+from survey.verdict.spf_eval import NO_EVALUATION, SpfEvaluation
 from survey.verdict.treewalk import existence, judge_walk
 from survey.verdict.vendors import VendorTable
 
@@ -34,9 +35,11 @@ def classify(
     weight: int | None = None,
     policy: Policy | None = None,
     dnssec: Dnssec | None = None,
+    spf_eval: SpfEvaluation = NO_EVALUATION,
 ) -> Verdict:
     """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already;
-    `dnssec` as `survey.verdict.dnssec` judged it (None: not measured).
+    `dnssec` as `survey.verdict.dnssec` judged it (None: not measured); `spf_eval` the SPF
+    record's evaluation (`survey.scan.spf_tree`; none: not evaluated).
 
     Only the vendors and the §7.1 warnings are worked out per domain; the rest comes from the
     policy's and the SPF answer's columns, shared by every domain with the same answers."""
@@ -79,6 +82,7 @@ def classify(
         spf.count,
         dnssec,
         *walk.columns,  # dmarc9989_status … dmarc9989_warnings
+        *spf_eval.columns,  # spf_lookups … spf_unasked_terms
     )
     return Verdict(*row)
 
