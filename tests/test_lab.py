@@ -36,7 +36,8 @@ SPEC_COLUMNS = [
     "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors", "dnssec",
     "dmarc9989_status", "dmarc9989_policy_domain", "dmarc9989_org_domain",
     "dmarc9989_effective_p", "dmarc9989_np", "dmarc9989_psd", "dmarc9989_t",
-    "dmarc9989_errors", "dmarc9989_warnings",
+    "dmarc9989_errors", "dmarc9989_warnings", "spf_lookups", "spf_void_lookups", "spf_result",
+    "spf_result_reason", "spf_includes", "spf_unasked_terms",
 ]
 # fmt: on
 

@@ -44,6 +44,12 @@ COMPARED = (
     "dmarc9989_t",
     "dmarc9989_errors",
     "dmarc9989_warnings",
+    "spf_lookups",
+    "spf_void_lookups",
+    "spf_result",
+    "spf_result_reason",
+    "spf_includes",
+    "spf_unasked_terms",
 )
 #: What a scan through c-ares cannot measure (null in its snapshot): survey/dns/cares.py.
 NOT_MEASURED_BY_AIODNS = ("dnssec",)

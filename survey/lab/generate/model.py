@@ -6,6 +6,8 @@ Also the deterministic "randomness" every case draws its details from: a domain'
 from dataclasses import dataclass
 from typing import TypeVar
 
+from survey.lab.generate.spf_trees import Rec
+
 TOKENS = (
     "google-site-verification=",
     "MS=ms",
@@ -85,13 +87,22 @@ class DmarcText:
 
 @dataclass(frozen=True, slots=True)
 class SpfTruth:
-    """The TXT records at `<d>` (SPF and others) and the verdict on them."""
+    """The TXT records at `<d>` (SPF and others) and the verdict on them; the names below `<d>`
+    its evaluation reaches (their TXT records), the names with an A record, and the names with
+    MX records (their exchanges), for `spf_trees.evaluate`."""
 
-    texts: tuple[str, ...] = ()
+    records: tuple[Rec, ...] = ()
     status: str = "absent"
     all: str | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    names: tuple[tuple[str, tuple[Rec, ...]], ...] = ()
+    a: tuple[str, ...] = ()
+    mx: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(record.text for record in self.records)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from survey.lab.generate.dmarc_cases import DMARC_CASES
 from survey.lab.generate.model import DmarcText, Plan, Published, mix
 from survey.lab.generate.reports import REPORT_CASES, Reports
 from survey.lab.generate.spf_cases import SPF_CASES
+from survey.lab.generate.spf_trees import PROVIDERS, Zone, evaluate
 
 
 def publish(plan: Plan, reports: Reports) -> Published:
@@ -97,7 +98,11 @@ EXPECTED_SCHEMA = pa.schema(
     + [(f"dmarc9989_{name}", pa.string()) for name in ("status", "policy_domain", "org_domain")]
     + [(f"dmarc9989_{name}", pa.string()) for name in ("effective_p", "np", "psd", "t")]
     + [(f"dmarc9989_{name}", pa.list_(pa.string())) for name in ("errors", "warnings")]
+    + [("spf_lookups", pa.int16()), ("spf_void_lookups", pa.int16())]
+    + [("spf_result", pa.string()), ("spf_result_reason", pa.string())]
+    + [("spf_includes", pa.list_(pa.string())), ("spf_unasked_terms", pa.int16())]
 )
+_PROVIDERS = {name: (record,) for name, record in PROVIDERS.items()}
 # Nothing in this zone is signed, and an authoritative server validates nothing: every answer
 # comes without the AD bit. The DNSSEC lab (survey/lab/dnssec.py) states its own.
 UNSIGNED = "insecure"
@@ -134,4 +139,16 @@ def expected_row(own: Published, org: Published | None, rfc9989: tuple) -> tuple
         *dmarc_part[4:],
         UNSIGNED,
         *rfc9989,
+        *spf_evaluation(own),
     )
+
+
+def spf_evaluation(own: Published) -> tuple:
+    """The `spf_*` evaluation columns, by the generator's own walk over what it wrote for the
+    domain (its record, the names below it, its A and MX records) and the providers' trees."""
+    spf = own.spf
+    if not spf.records:
+        return evaluate(own.plan.name, Zone({}))
+    txt = {**_PROVIDERS, own.plan.name: spf.records, **dict(spf.names)}
+    mx = {owner: len(exchanges) for owner, exchanges in spf.mx}
+    return evaluate(own.plan.name, Zone(txt, frozenset(spf.a), mx))
