@@ -261,3 +261,11 @@ def test_the_traced_tree_counts_each_term() -> None:
     assert (gone.lookups, gone.voids, gone.note) == (1, 1, "void")
     assert ptr.note.startswith("not asked")
     assert (missing.voids, missing.note) == (1, "void (nxdomain)")
+
+
+def test_a_failed_lookup_after_a_permerror_still_leaves_the_columns_unresolved() -> None:
+    """A receiver stops at the 11th lookup; the tree's count needs the failed include too."""
+    zone = Zone({**chain(11), "example.com": "v=spf1 include:d0.test include:slow.test -all"},
+                failing={"slow.test"})  # fmt: skip
+    found = evaluate(zone)
+    assert (found.result, found.reason, found.lookups) == (SpfResult.TEMPERROR, None, 12)

@@ -16,7 +16,10 @@ names each term needs and turns the answers into an ordered list of events:
 `replay` walks the events of a whole tree: the counts describe the whole tree (counting goes on
 past the first limit or error: a tree of 23 lookups reports 23), while the result is what a
 receiver stops at: the first condition met in evaluation order (more than 10 lookups, more than
-2 void lookups, or a failure event). Terms whose domain depends on the sender (macros, §7; and
+2 void lookups, or a failure event). A lookup of the tree that failed makes the result
+`temperror` wherever it was met: the counts are then incomplete (a failed include was not
+expanded), so the columns are unresolved, never a count short of the truth (even when a
+receiver would have stopped at a permerror before it). Terms whose domain depends on the sender (macros, §7; and
 `ptr`, which needs the client address) are counted and not resolved ("unasked"); so is a term
 whose name cannot be asked at all (empty, or not a DNS name: a record with a syntax error).
 
@@ -180,8 +183,8 @@ def replay(events: Sequence[Event], syntax: SpfResultReason | None = None) -> Re
                 first = SpfResultReason.TOO_MANY_VOID_LOOKUPS
         elif first is None:
             first = event
+    if first == TEMPERROR or TEMPERROR in events:  # incomplete counts: unresolved
+        return Replayed(lookups, voids, SpfResult.TEMPERROR, None)
     if first is None:
         return Replayed(lookups, voids, SpfResult.OK, None)
-    if first == TEMPERROR:
-        return Replayed(lookups, voids, SpfResult.TEMPERROR, None)
     return Replayed(lookups, voids, SpfResult.PERMERROR, SpfResultReason(first))
