@@ -134,3 +134,18 @@ def test_the_manifest_records_the_evaluation(tmp_path: Path) -> None:
     manifest = json.loads((off / "manifest.json").read_text())
     assert manifest["spf_eval"] is False and manifest["spf_result"] == {"null": 5}
     assert manifest["runs"][-1]["spf_eval"]["enabled"] is False
+
+
+def test_check_prints_the_tree_with_its_counts() -> None:
+    from survey.scan.check import check_domains, render_text
+
+    with stub() as server:
+        settings = ResolverSettings(nameservers=(server.nameserver,), timeout=5.0)
+        customer, wide = check_domains([CUSTOMERS[0], "wide.example"], settings)
+    text = render_text(customer)
+    assert "    evaluation: ok, 4 lookups (limit 10), 0 void (limit 2)" in text
+    assert "      include:_spf.google.com  [3 lookups]" in text
+    assert "        include:_netblocks.google.com  [1 lookup]" in text
+    assert "      mx:c0.example  [1 lookup]  — 1 name" in text
+    assert customer["spf_tree"]["children"][0]["lookups"] == 3  # the JSON output holds it too
+    assert "evaluation: permerror (too_many_lookups), 12 lookups" in render_text(wide)

@@ -366,7 +366,8 @@ class SpfTrees:
 
     def _mx_leaf(self, need: Need, outcome: Outcome, names: int) -> Subtree:
         events = mx_events(outcome, names)
-        said = (f"{names} names" if outcome is Outcome.OK else "", _leaf_note(events))
+        named = f"{names} name{'s' if names != 1 else ''}" if outcome is Outcome.OK else ""
+        said = (named, _leaf_note(events))
         return self._leaf(need, events, note=", ".join(filter(None, said)))
 
     def _branch(self, need: Need, child: Subtree) -> Subtree:

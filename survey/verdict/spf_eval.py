@@ -19,9 +19,10 @@ receiver stops at: the first condition met in evaluation order (more than 10 loo
 2 void lookups, or a failure event). A lookup of the tree that failed makes the result
 `temperror` wherever it was met: the counts are then incomplete (a failed include was not
 expanded), so the columns are unresolved, never a count short of the truth (even when a
-receiver would have stopped at a permerror before it). Terms whose domain depends on the sender (macros, §7; and
-`ptr`, which needs the client address) are counted and not resolved ("unasked"); so is a term
-whose name cannot be asked at all (empty, or not a DNS name: a record with a syntax error).
+receiver would have stopped at a permerror before it). Terms whose domain depends on the
+sender (macros, §7; and `ptr`, which needs the client address) are counted and not resolved
+("unasked"); so is a term whose name cannot be asked at all (empty, or not a DNS name: a
+record with a syntax error).
 
 `SpfEvaluation` is what one domain's evaluation comes to: the `spf_*` evaluation columns.
 """
