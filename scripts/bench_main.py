@@ -8,11 +8,14 @@ loopback port and measures, side by side in one run, `--reps` times each:
   (a3) dnspython  the same questions through a bare dnspython asyncio loop
   (b) scan        `survey scan` end to end: questions, parsing, classification, Parquet
   (b2) scan       the same with `--dns-client aiodns`: c-ares behind the survey's pool
+  (b3) scan       the same as (b) with `--no-spf-eval`: what the SPF evaluation costs (issue 17)
   (c) dnsperf     the server's ceiling, asked the same questions
   (d) checkdmarc  DMARC + SPF checks of 2,000 of the domains (its own venv)
 
-then prints the medians and the ratios b/a, b/a2, b/c, b/d. Every scan's verdicts are compared with
-the lab's expected.parquet, and lost answers (timeouts, errors) are counted: both must be 0.
+then prints the medians and the ratios b/a, b/a2, b/b3, b/c, b/d, and the extra questions per
+domain the SPF evaluation asked (the manifest's `spf_eval`); `--scans-only`: (b) and (b3) alone.
+Every scan's verdicts are compared with the lab's expected.parquet, and lost answers (timeouts,
+errors) are counted: both must be 0.
 Finally the memory check scans a generated 5,000,000-line list served mostly as NXDOMAIN and
 reports the scan's peak RSS (`--skip-memory` leaves it out). `--profile` adds a scan under
 py-spy: a flame graph and the share of samples per survey module (scripts/bench_profile.py).
@@ -136,6 +139,7 @@ def scan(
             "rss_trace": usage.rss_trace,
             "hwm_sum": usage.hwm_sum_mb,
             "pss": usage.peak_pss_mb,
+            "spf_eval": manifest["runs"][-1].get("spf_eval"),
         },
     )
     measured.outcomes["lost"] = measured.lost + outcomes["report_auth_unresolved"]
@@ -252,9 +256,17 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
             f"{name:<15} {dps:>10} {s['queries/s']:>10,.0f} {cpu:>12} {rss:>11} "
             f"{s['elapsed']:>7.1f}  {_outcomes_text(runs)}"
         )
-    a, b = _summary(results["a floor"]), _summary(results["b scan"])
+    b = _summary(results["b scan"])
     lines.append(f"medians of {reps} run(s). ratios of the medians:")
-    lines.append(f"  b/a (scan / floor, domains/s)        {b['domains/s'] / a['domains/s']:.3f}")
+    if "a floor" in results:
+        a = _summary(results["a floor"])
+        ratio = b["domains/s"] / a["domains/s"]
+        lines.append(f"  b/a (scan / floor, domains/s)        {ratio:.3f}")
+    if results.get(NO_SPF_EVAL):
+        b3 = _summary(results[NO_SPF_EVAL])
+        ratio = b["domains/s"] / b3["domains/s"]
+        lines.append(f"  b/b3 (scan / without SPF eval.)      {ratio:.3f}")
+        lines.append(spf_eval_line(results["b scan"]))
     if "a2 pool" in results:
         a2 = _summary(results["a2 pool"])
         ratio = b["domains/s"] / a2["domains/s"]
@@ -282,6 +294,26 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
             f"  b/d (scan / checkdmarc, domains/s)   {b['domains/s'] / d['domains/s']:.1f}x"
         )
     return "\n".join(lines)
+
+
+NO_SPF_EVAL = "b3 no SPF eval"
+
+
+def spf_eval_line(runs: list[Measured]) -> str:
+    """What the SPF evaluation asked beyond the scan's own questions, per domain (its manifest
+    entry, from the last run)."""
+    entry = runs[-1].extra.get("spf_eval") or {}
+    domains = runs[-1].domains or 1
+    by_type = {
+        kind: sum(outcomes.values()) for kind, outcomes in (entry.get("questions") or {}).items()
+    }
+    shown = ", ".join(f"{kind} {count / domains:.3f}" for kind, count in sorted(by_type.items()))
+    return (
+        f"  SPF evaluation: {entry.get('questions_total', 0) / domains:.3f} extra questions per "
+        f"domain ({shown or 'none'}); {entry.get('domains', 0):,} records evaluated, "
+        f"{entry.get('targets_evaluated', 0):,} targets evaluated, "
+        f"{entry.get('targets_reused', 0):,} reused"
+    )
 
 
 # -- the defaults sweep ---------------------------------------------------------------------
@@ -395,6 +427,11 @@ def main() -> None:
         help="bytes of receive buffer for Knot's UDP sockets (0: the kernel's default)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--scans-only",
+        action="store_true",
+        help="only (b) and (b3): the scan with and without SPF evaluation, side by side",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
     parser.add_argument(
         "--scan-arg", action="append", default=[], help="an extra `survey scan` option"
@@ -421,6 +458,10 @@ def main() -> None:
     }
     if python_cd:
         results["d checkdmarc"] = []
+    results[NO_SPF_EVAL] = []
+    if args.scans_only:
+        results = {"b scan": [], NO_SPF_EVAL: []}
+        python_cd = None
     mismatches = []
     with KnotServer(lab_dir, receive_buffer=args.server_buffer or None) as knot:
         ns = f"127.0.0.1:{knot.port}"
@@ -444,6 +485,20 @@ def main() -> None:
             measured.questions = count
             results["b scan"].append(measured)
             shutil.rmtree(folder / "domains", ignore_errors=True)
+            say(f"run {rep}/{args.reps}: (b3) survey scan --no-spf-eval")
+            measured, folder = scan(
+                lab_dir / "domains.csv",
+                out,
+                f"bench-no-spf-{rep}",
+                ns,
+                [*args.scan_arg, "--no-spf-eval"],
+                log,
+            )
+            measured.name, measured.questions = NO_SPF_EVAL, count
+            results[NO_SPF_EVAL].append(measured)
+            shutil.rmtree(folder, ignore_errors=True)
+            if args.scans_only:
+                continue
             say(f"run {rep}/{args.reps}: (b2) survey scan --dns-client aiodns")
             measured, folder = scan(
                 lab_dir / "domains.csv",
@@ -476,7 +531,7 @@ def main() -> None:
             profiled = profile_scan(lab_dir / "domains.csv", out, ns, log)
         swept = sweep(lab_dir, out, ns, log) if args.sweep else None
         memory = None
-        if not args.skip_memory:
+        if not args.skip_memory and not args.scans_only:
             memory = memory_check(out, lab_dir, ns, args.memory_lines, log)
     asked = len(read_questions(questions))
     report = _report(results, args.reps, domains, mismatches, memory, asked, server)

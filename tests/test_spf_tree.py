@@ -245,7 +245,7 @@ def test_a_known_tree_is_evaluated_without_a_task() -> None:
 
     again = run(second())
     assert again == first and (again.lookups, again.result) == (3, SpfResult.OK)
-    assert trees.counts.targets == 3 and trees.counts.reused == 1
+    assert trees.counts.targets == 3 and trees.counts.records == 1  # the text judged once
 
 
 def test_the_traced_tree_counts_each_term() -> None:
@@ -269,3 +269,13 @@ def test_a_failed_lookup_after_a_permerror_still_leaves_the_columns_unresolved()
                 failing={"slow.test"})  # fmt: skip
     found = evaluate(zone)
     assert (found.result, found.reason, found.lookups) == (SpfResult.TEMPERROR, None, 12)
+
+
+def test_a_record_naming_its_own_domain_is_judged_per_domain() -> None:
+    """`v=spf1 a mx -all` asks each domain's own names: never taken from another domain; a
+    text without such a term is judged once."""
+    zone = Zone({"b.test": "v=spf1 a mx -all", "c.test": "v=spf1 a mx -all"},
+                a={"b.test"}, mx={"b.test": 1})  # fmt: skip
+    trees = SpfTrees(zone)
+    at_b, at_c = evaluate(zone, "b.test", trees), evaluate(zone, "c.test", trees)
+    assert (at_b.voids, at_c.voids) == (0, 2) and trees.counts.records == 0

@@ -112,7 +112,8 @@ class Subtree:
 class SpfCounts:
     """What the SPF evaluations of a run did: the domains evaluated, the questions they handed
     to the resolver pool (by type and final outcome), the targets evaluated afresh and those
-    taken from the run's evaluations, the answers shared. Adds up across processes."""
+    taken from the run's evaluations, the answers shared, the domains whose record (its text)
+    was judged before. Adds up across processes."""
 
     domains: int = 0
     questions: Counter[str] = field(default_factory=Counter)  # "TXT ok", "A nxdomain", …
@@ -120,6 +121,7 @@ class SpfCounts:
     reused: int = 0
     shared: int = 0
     enabled: bool = True
+    records: int = 0  # domains whose record text was judged before, taken whole
 
     def __add__(self, other: SpfCounts) -> SpfCounts:
         return SpfCounts(
@@ -129,6 +131,7 @@ class SpfCounts:
             self.reused + other.reused,
             self.shared + other.shared,
             self.enabled and other.enabled,
+            self.records + other.records,
         )
 
     def manifest_entry(self) -> dict[str, Any]:
@@ -144,6 +147,7 @@ class SpfCounts:
             "targets_evaluated": self.targets,
             "targets_reused": self.reused,
             "answers_shared": self.shared,
+            "records_reused": self.records,
         }
 
 
@@ -174,6 +178,10 @@ class SpfTrees:
         self._answers: dict[str, TxtAnswer | asyncio.Future[TxtAnswer]] = {}
         self._addresses: dict[str, Outcome] = {}
         self._exchanges: dict[str, tuple[Outcome, int]] = {}
+        # record text → its evaluation and the target names it reached, for records whose
+        # evaluation cannot depend on the domain publishing them (no a/mx of its own name,
+        # no loop, nothing failed): `v=spf1 include:_spf.google.com ~all` is judged once
+        self._records: dict[str, tuple[SpfEvaluation, frozenset[str]]] = {}
         self.counts = SpfCounts()
         self.traces: dict[str, SpfNode] = {}
 
@@ -193,10 +201,14 @@ class SpfTrees:
             return _SEVERAL if len(found.records) > 1 else NO_EVALUATION
         self.counts.domains += 1
         record, path = found.record, (domain,)
+        kept = self._records.get(record.text)
+        if kept is not None and domain not in kept[1] and not self._trace:
+            self.counts.records += 1
+            return kept[0]
         wanted = needs(record, domain)
         known = [self._known(need, path) for need in wanted]
         if all(part is not None for part in known):
-            return self._finished(domain, record, _joined(known))  # type: ignore[arg-type]
+            return self._finished(domain, record, wanted, _joined(known))  # type: ignore[arg-type]
         task = asyncio.ensure_future(self._evaluate(domain, record, wanted, known))
         task.add_done_callback(_retrieved)
         return task
@@ -209,15 +221,19 @@ class SpfTrees:
         known: Sequence[Subtree | None],
     ) -> SpfEvaluation:
         walk, path = _Walk(), (domain,)
-        parts = await asyncio.gather(
-            *(
-                _ready(part) if part is not None else self._term(need, path, walk)
-                for need, part in zip(wanted, known, strict=True)
-            )
-        )
-        return self._finished(domain, record, _joined(parts))
+        asked = [i for i, part in enumerate(known) if part is None]
+        if len(asked) == 1:
+            answered = [await self._term(wanted[asked[0]], path, walk)]
+        else:
+            answered = await asyncio.gather(*(self._term(wanted[i], path, walk) for i in asked))
+        parts = list(known)
+        for i, part in zip(asked, answered, strict=True):
+            parts[i] = part
+        return self._finished(domain, record, wanted, _joined(parts))  # type: ignore[arg-type]
 
-    def _finished(self, domain: str, record: SpfRecord, tree: Subtree) -> SpfEvaluation:
+    def _finished(
+        self, domain: str, record: SpfRecord, wanted: Sequence[Need], tree: Subtree
+    ) -> SpfEvaluation:
         syntax = SpfResultReason.SYNTAX if record.errors else None
         counted = replay(tree.events, syntax)
         if self._trace:
@@ -225,7 +241,7 @@ class SpfTrees:
             self.traces[domain] = SpfNode(
                 "", domain, counted.lookups, counted.voids, note, tree.nodes
             )
-        return SpfEvaluation(
+        evaluation = SpfEvaluation(
             counted.lookups,
             counted.voids,
             counted.result,
@@ -233,6 +249,12 @@ class SpfTrees:
             tree.includes,
             tree.unasked,
         )
+        independent = not tree.loops and not tree.cut and counted.result is not SpfResult.TEMPERROR
+        if independent and all(need.name != domain for need in wanted):
+            if len(self._records) >= self._limit:
+                self._records.clear()
+            self._records[record.text] = (evaluation, tree.reached)
+        return evaluation
 
     async def _record(
         self, record: SpfRecord, name: str, path: tuple[str, ...], walk: _Walk
@@ -380,10 +402,6 @@ class SpfTrees:
         return Subtree(
             events, includes, child.reached, child.loops, child.unasked, child.cut, nodes=nodes
         )
-
-
-async def _ready(part: Subtree) -> Subtree:
-    return part
 
 
 def _retrieved(task: asyncio.Task[SpfEvaluation]) -> None:
