@@ -93,6 +93,9 @@ FAMILY: dict[str, str] = {
     "policy_sp": "policy",
     "report_types": "report",
     "spf_all": "all",
+    "spf_lookups": "spf_lookups",
+    "spf_results": "spf_result",
+    "spf_senders": "vendor",
     "rua_vendors": "vendor",
     "ruf_vendors": "vendor",
     "rua_other": "vendor",
@@ -188,6 +191,18 @@ TITLES: dict[str, dict[str, str]] = {
     "spf_problems": {"en": "SPF record mistakes", "ja": "SPF レコードの誤りと警告"},
     "spf_all": {"en": "SPF all qualifier", "ja": "SPF の all 修飾子"},
     "domain_counts": {"en": "Domains per snapshot", "ja": "スナップショットごとのドメイン数"},
+    "spf_lookups": {
+        "en": "SPF: DNS lookups of the whole include tree (limit 10)",
+        "ja": "SPF: include ツリー全体の DNS 参照回数 (上限 10)",
+    },
+    "spf_results": {
+        "en": "SPF as a receiver evaluates it: result, or why permerror",
+        "ja": "受信側の SPF 評価: 結果と permerror の理由",
+    },
+    "spf_senders": {
+        "en": "Sending services authorized through SPF includes",
+        "ja": "SPF の include で許可された送信サービス",
+    },
 }
 TOP_BY_TEXT = {
     "en": {"rank": "rank", "volume": "volume"},
@@ -231,6 +246,20 @@ _ALL = {
     "none": ("no all, no redirect", "all・redirect なし"),
 }
 _VENDOR = {"self": ("self (own domain)", "自ドメイン (self)"), "other": ("other", "その他 (other)")}
+_SPF_RESULT = {
+    "ok": ("ok: within the limits", "ok: 上限内"),
+    "syntax": ("syntax error", "構文エラー"),
+    "multiple_records": ("several SPF records", "SPF レコードが複数"),
+    "too_many_lookups": ("over 10 DNS lookups", "DNS 参照が 10 回超"),
+    "too_many_void_lookups": ("over 2 void lookups", "空の参照が 2 回超"),
+    "include_loop": ("include loop", "include のループ"),
+    "redirect_loop": ("redirect loop", "redirect のループ"),
+    "include_no_spf": ("include of a name without SPF", "SPF のない名前を include"),
+    "redirect_no_spf": ("redirect to a name without SPF", "SPF のない名前へ redirect"),
+    "include_permerror": ("included record invalid", "include 先のレコードが無効"),
+    "too_many_mx": ("mx of over 10 names", "mx の名前が 10 超"),
+}
+_SPF_LOOKUPS = {">10": ("over 10 (permerror)", "10 超 (permerror)")}
 
 #: Colour family → category key → (English, Japanese) label.
 CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
@@ -240,6 +269,8 @@ CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     "report": _REPORT,
     "all": _ALL,
     "vendor": _VENDOR,
+    "spf_result": _SPF_RESULT,
+    "spf_lookups": _SPF_LOOKUPS,
 }
 
 

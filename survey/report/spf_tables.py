@@ -188,3 +188,11 @@ def engine_tables(
             "spf_senders": _ranked(amounts, n, by, gone),
         }
     return found
+
+
+def snapshot_spf_tables(
+    parts: list[Path], modes: Iterable[By], senders: Mapping[str, str] | None = None
+) -> dict[By, dict[str, pd.DataFrame]]:
+    """The SPF tables of a snapshot's parts (for `survey report`)."""
+    with Engine(parts) as engine:
+        return engine_tables(engine, senders if senders is not None else load_senders(), modes)
