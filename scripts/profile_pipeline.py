@@ -44,8 +44,8 @@ def record(lab: Path, out: Path) -> None:
     answers: dict[str, Any] = {}
     original = resolver.ResolverPool.txt
 
-    def recording_txt(self: Any, name: str) -> Any:
-        future = original(self, name)
+    def recording_txt(self: Any, name: str, *flags: Any) -> Any:
+        future = original(self, name, *flags)
         future.add_done_callback(
             lambda f: answers.__setitem__(name, f.result()) if not f.cancelled() else None
         )
@@ -65,7 +65,9 @@ def record(lab: Path, out: Path) -> None:
 
 
 class FakePool:
-    """`txt(name)` is a future already holding the recorded answer. The answers are kept as
+    """`txt(name, flags)` is a future already holding the recorded answer (the flags do not
+    change it: recorded from an authoritative server, which sets no AD bit; `dnssec` is True,
+    so that the scanner judges the bit as with its own client). The answers are kept as
     tuples of strings (which the collector stops tracking) and a TxtAnswer is made per
     question, as the resolver does: 112,000 live answer objects would make every full
     collection dearer than in a scan, where an answer lives until its domain is classified."""
@@ -78,8 +80,9 @@ class FakePool:
         self._outcomes = {o.value: o for o in Outcome}
         self._make = TxtAnswer
         self._loop = asyncio.get_running_loop()
+        self.dnssec = True
 
-    def txt(self, name: str) -> asyncio.Future[Any]:
+    def txt(self, name: str, *flags: Any) -> asyncio.Future[Any]:
         outcome, texts, tries = self._answers[name]
         future = self._loop.create_future()
         future.set_result(self._make(name, self._outcomes[outcome], texts, tries))

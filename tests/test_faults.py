@@ -180,8 +180,12 @@ def test_answered_domains_are_right_and_the_rest_unresolved(
     with FaultProxy(upstream(knot_lab), plan) as proxy:
         summary = scan(proxy.nameserver, fault_input, tmp_path, fault)
     assert proxy.counts[action] > 0
-    unresolved = check_faulty_snapshot(summary, truth, allowed)
-    assert set(unresolved) <= allowed
+    # A loaded machine (the suite beside other runs on 2 cores) can time a few questions out on
+    # its own: a timeout is unresolved as it should be, but it is not the injected fault, so it
+    # is let through only as a stray, a handful among N domains.
+    unresolved = check_faulty_snapshot(summary, truth, allowed | {"timeout"})
+    stray = 0 if "timeout" in allowed else unresolved.pop("timeout", 0)
+    assert set(unresolved) <= allowed and stray <= N // 200
     if fault in ("refused", "truncate"):  # not retried, or whole connections lost
         assert unresolved
 

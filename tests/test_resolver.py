@@ -343,7 +343,9 @@ def test_source_ports_change_and_nothing_is_lost(client: str, queries: int, seco
         assert stub.max_outstanding > 1  # replies were pending while sockets were replaced
         ports = {q.client_port for q in stub.log}
         least = len(names) // queries if queries < len(names) else len(names)
-        assert len(ports) >= least and opened >= least
+        # The kernel picks each new socket's port at random among ~28,000 and may pick one a
+        # closed socket had: 60 sockets share a port about one run in 16 (the birthday bound).
+        assert opened >= least and len(ports) >= least - 3
         if client == "survey":  # c-ares closes its sockets on a thread of its own, later
             assert left_open == 0
 

@@ -303,7 +303,9 @@ def check(
 
 @app.command()
 def report(
-    snapshot: Annotated[Path, typer.Argument(help="A snapshot folder.")],
+    snapshot: Annotated[
+        Path, typer.Argument(help="A snapshot folder: a DNS snapshot or a flow snapshot.")
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: reports/<label>).")
     ] = None,
@@ -317,14 +319,22 @@ def report(
     allow_incomplete: Annotated[
         bool, typer.Option(help="Report a snapshot whose scan did not complete.")
     ] = False,
+    dns: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="SNAPSHOT",
+            help="With a flow snapshot: join it with this complete DNS snapshot (of the same "
+            "month) for the messages by the From domain's published DMARC policy.",
+        ),
+    ] = None,
 ) -> None:
-    """Write the charts, the tables (CSV) and report.md of one snapshot."""
-    from survey.report.write import write_report
+    """Write the charts, the tables (CSV) and report.md of one snapshot (DNS or flows)."""
+    from survey.report.flow_write import write_any_report
 
     target = out or Path("reports") / snapshot.name
-    path = write_report(
+    path = write_any_report(
         snapshot, target, lang=_lang(lang), top=top, formats=_formats(fmt),
-        allow_incomplete=allow_incomplete,
+        allow_incomplete=allow_incomplete, dns=dns,
     )  # fmt: skip
     typer.echo(f"report written: {path}")
 
@@ -363,7 +373,9 @@ def scorecard(
 
 @app.command()
 def trend(
-    snapshots: Annotated[Path, typer.Argument(help="Folder of snapshots.")] = DEFAULT_SNAPSHOTS,
+    snapshots: Annotated[
+        Path, typer.Argument(help="Folder of snapshots (DNS snapshots, flow snapshots).")
+    ] = DEFAULT_SNAPSHOTS,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports/trend"),
     lang: Annotated[str, typer.Option(help="Chart language: en or ja.")] = "en",
     fmt: Annotated[
@@ -374,11 +386,12 @@ def trend(
         typer.Option(help="Also follow a watch list (CSV: domain, group, name) over the months."),
     ] = None,
 ) -> None:
-    """Tables and charts of every complete snapshot over time."""
-    from survey.report.write import write_trend
+    """Tables and charts of every complete snapshot over time (DNS snapshots, flow snapshots;
+    a folder of both gets both trends, the flow one in OUT/flows)."""
+    from survey.report.flow_write import write_any_trends
 
-    path = write_trend(snapshots, out, lang=_lang(lang), formats=_formats(fmt))
-    typer.echo(f"trend written: {path}")
+    for path in write_any_trends(snapshots, out, lang=_lang(lang), formats=_formats(fmt)):
+        typer.echo(f"trend written: {path}")
     if watchlist is not None:
         from survey.report.watch_trend import watch_trend
 

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict
 
 from survey import DATA_DIR
 
@@ -30,6 +31,10 @@ class Flow:
     expect_service: str | None
     expect_spf: str
     reasons: tuple[str, ...] = ()
+    #: The `d=` the DKIM class rests on (first aligned pass, else first pass, else first
+    #: signature; None when unsigned) and its organizational domain.
+    expect_signer: str | None = None
+    expect_signer_org: str | None = None
 
     @property
     def passes(self) -> bool:
@@ -45,6 +50,11 @@ class Domain:
     policy: str  # the policy a receiver applies (effective p)
     strict: bool  # adkim=s published
     bits: int
+    org: str = ""  # its organizational domain (the lab's truth); "" when it is its own
+
+    @property
+    def organization(self) -> str:
+        return self.org or self.name
 
 
 def load_services(path: Path = DATA_DIR / "signers.csv") -> Services:
@@ -64,13 +74,25 @@ def _signer(service_suffix: str, domain: str) -> str:
 
 # --- the cases: what is signed and checked, and what a correct reading finds ---------------
 
+
+class Signed(TypedDict):
+    expect_signer: str
+    expect_signer_org: str
+
+
+def _signed(signer: str, domain: Domain | None = None, org: str = "") -> Signed:
+    """The expected signer fields: `signer` and its organization (the domain's own, for a
+    signature by the author's domain or one of its subdomains; else `org`)."""
+    return {"expect_signer": signer, "expect_signer_org": domain.organization if domain else org}
+
+
 Services = list[tuple[str, str]]
 Case = Callable[[Domain, random.Random, Services], Flow]
 
 
 def _self(d: Domain, rng: random.Random, services: Services) -> Flow:
     dkim, spf = ((d.name, "s1", "pass"),), ((d.name, "mfrom", "pass"),)
-    return Flow("self", d.name, 0, dkim, spf, "self", "self", "aligned")
+    return Flow("self", d.name, 0, dkim, spf, "self", "self", "aligned", **_signed(d.name, d))
 
 
 def _self_subdomain(d: Domain, rng: random.Random, services: Services) -> Flow:
@@ -78,37 +100,45 @@ def _self_subdomain(d: Domain, rng: random.Random, services: Services) -> Flow:
     # (RFC 7489 §3.1.1); the signer is the author's own organization either way.
     dkim, spf = ((f"mail.{d.name}", "k1", "pass"),), ((f"bounce.{d.name}", "mfrom", "fail"),)
     expect = "third_party" if d.strict else "self"
-    return Flow("self_subdomain", d.name, 0, dkim, spf, expect, "self", "fail")
+    signer = _signed(f"mail.{d.name}", d)
+    return Flow("self_subdomain", d.name, 0, dkim, spf, expect, "self", "fail", **signer)
 
 
 def _service(d: Domain, rng: random.Random, services: Services) -> Flow:
     name, suffix = rng.choice(services)
     dkim = ((_signer(suffix, d.name), "s", "pass"),)
     spf = ((f"bounces.{suffix}", "mfrom", "pass"),)
-    return Flow("service", d.name, 0, dkim, spf, "third_party", name, "unaligned")
+    signer = _signed(dkim[0][0], org=suffix)
+    return Flow("service", d.name, 0, dkim, spf, "third_party", name, "unaligned", **signer)
 
 
 def _service_spf_aligned(d: Domain, rng: random.Random, services: Services) -> Flow:
     name, suffix = rng.choice(services)
     dkim, spf = ((_signer(suffix, d.name), "s", "pass"),), ((f"em123.{d.name}", "mfrom", "pass"),)
-    return Flow("service_spf_aligned", d.name, 0, dkim, spf, "third_party", name, "aligned")
+    signer = _signed(dkim[0][0], org=suffix)
+    return Flow(
+        "service_spf_aligned", d.name, 0, dkim, spf, "third_party", name, "aligned", **signer
+    )
 
 
 def _unknown_signer(d: Domain, rng: random.Random, services: Services) -> Flow:
-    signer = f"mailer.{rng.choice(('postsafe', 'inboxwatch', 'mxshield'))}-esp.net"
+    org = f"{rng.choice(('postsafe', 'inboxwatch', 'mxshield'))}-esp.net"
+    signer = f"mailer.{org}"
     dkim = ((signer, "x", "pass"), (d.name, "s1", "fail"))
     spf = ((signer, "mfrom", "softfail"),)
-    return Flow("unknown_signer", d.name, 0, dkim, spf, "third_party", "other", "fail")
+    expect = _signed(signer, org=org)  # the first passing signature, not the failed own one
+    return Flow("unknown_signer", d.name, 0, dkim, spf, "third_party", "other", "fail", **expect)
 
 
 def _forwarded(d: Domain, rng: random.Random, services: Services) -> Flow:
     dkim, spf = ((d.name, "s1", "fail"),), ((d.name, "mfrom", "fail"),)
-    return Flow("forwarded", d.name, 0, dkim, spf, "fail", None, "fail", ("forwarded",))
+    signer = _signed(d.name, d)  # none passed: the first signature
+    return Flow("forwarded", d.name, 0, dkim, spf, "fail", None, "fail", ("forwarded",), **signer)
 
 
 def _temperror(d: Domain, rng: random.Random, services: Services) -> Flow:
     dkim, spf = ((d.name, "s1", "temperror"),), ((d.name, "mfrom", "temperror"),)
-    return Flow("temperror", d.name, 0, dkim, spf, "fail", None, "fail")
+    return Flow("temperror", d.name, 0, dkim, spf, "fail", None, "fail", **_signed(d.name, d))
 
 
 def _unsigned_spoof(d: Domain, rng: random.Random, services: Services) -> Flow:
@@ -125,11 +155,12 @@ def _unsigned_spf_aligned(d: Domain, rng: random.Random, services: Services) -> 
 def _helo_only(d: Domain, rng: random.Random, services: Services) -> Flow:
     # Only a HELO result: DMARC uses MAIL FROM, so SPF counts as none.
     dkim, spf = ((d.name, "s1", "pass"),), ((f"mx.{d.name}", "helo", "pass"),)
-    return Flow("helo_only", d.name, 0, dkim, spf, "self", "self", "none")
+    return Flow("helo_only", d.name, 0, dkim, spf, "self", "self", "none", **_signed(d.name, d))
 
 
 def _no_spf(d: Domain, rng: random.Random, services: Services) -> Flow:
-    return Flow("no_spf", d.name, 0, ((d.name, "s1", "pass"),), (), "self", "self", "none")
+    dkim = ((d.name, "s1", "pass"),)
+    return Flow("no_spf", d.name, 0, dkim, (), "self", "self", "none", **_signed(d.name, d))
 
 
 #: (case, weight in messages). Every reported domain gets each case once its volume allows.
@@ -169,7 +200,8 @@ def disposition(flow: Flow, domain: Domain, rfc: str) -> str:
     return domain.policy
 
 
-def lab_domain(name: str, messages: int, policy: str) -> Domain:
+def lab_domain(name: str, messages: int, policy: str, org: str = "") -> Domain:
     """A lab domain with its own stable bits (and adkim=s for one in five)."""
     bits = int.from_bytes(name.encode()[-8:].rjust(8, b"\0"), "big") ^ len(name) * 0x9E3779B1
-    return Domain(name, messages, policy, strict=bits % 5 == 0, bits=bits & 0xFFFFFFFF)
+    own = "" if org == name else org
+    return Domain(name, messages, policy, strict=bits % 5 == 0, bits=bits & 0xFFFFFFFF, org=own)

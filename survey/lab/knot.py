@@ -131,6 +131,7 @@ class KnotServer:
     """knotd serving `zone_dir/root.zone` as the zone `.` on 127.0.0.1@port."""
 
     host = "127.0.0.1"
+    start_timeout = START_TIMEOUT  # seconds until the zone must answer
 
     def __init__(
         self, zone_dir: Path | str, port: int | None = None, receive_buffer: int | None = None
@@ -213,13 +214,13 @@ class KnotServer:
     def _wait_until_ready(self, began: float) -> None:
         """Readiness poll: each try is a real SOA query with a short timeout."""
         assert self._process is not None
-        while time.monotonic() - began < START_TIMEOUT:
+        while time.monotonic() - began < self.start_timeout:
             if self._process.poll() is not None:
                 self._fail(f"knotd exited with status {self._process.returncode}")
             if soa_answers(self.port, self.host):
                 return
             time.sleep(0.05)
-        self._fail(f"knotd did not answer within {START_TIMEOUT:.0f} s")
+        self._fail(f"knotd did not answer within {self.start_timeout:.0f} s")
 
     def _fail(self, reason: str) -> None:
         tail = self.log_tail()

@@ -151,7 +151,7 @@ def _element(name: str, value: str | None) -> str:
 
 EXPECTED_COLUMNS = (
     "input_file", "input_member", "record", "format", "header_from", "messages", "disposition",
-    "dkim", "dkim_service", "spf", "dmarc",
+    "dkim", "dkim_service", "spf", "dmarc", "dkim_signer", "dkim_signer_org",
 )  # fmt: skip
 REJECT_COLUMNS = ("input_file", "input_member", "record", "reason")
 HOSTILE = "zz-hostile"  # sorts after the reports, so their copies are the duplicates
@@ -193,7 +193,8 @@ class _Truth:
         self.files.add(file)
         self.rows.append(
             (file, member, index, fmt, flow.header_from, flow.messages, action, flow.expect_dkim,
-             flow.expect_service, flow.expect_spf, "pass" if flow.passes else "fail")
+             flow.expect_service, flow.expect_spf, "pass" if flow.passes else "fail",
+             flow.expect_signer, flow.expect_signer_org)
         )  # fmt: skip
 
     def reject(self, file: str, member: str | None, record: int | None, reason: str) -> None:
@@ -207,13 +208,14 @@ def _lab_domains(lab: Path, count: int) -> tuple[list[Domain], list[Domain]]:
     with (lab / "domains.csv").open(encoding="ascii") as lines:
         messages = {row["domain"]: int(row["messages"]) for row in csv.DictReader(lines)}
     expected = pq.read_table(
-        lab / "expected.parquet", columns=["domain", "dmarc_effective_p", "rua_vendors"]
+        lab / "expected.parquet",
+        columns=["domain", "org_domain", "dmarc_effective_p", "rua_vendors"],
     )
     reported: list[Domain] = []
     unreported: list[Domain] = []
     for row in expected.to_pylist():
         policy = row["dmarc_effective_p"] or "none"
-        domain = lab_domain(row["domain"], messages[row["domain"]], policy)
+        domain = lab_domain(row["domain"], messages[row["domain"]], policy, row["org_domain"])
         wanted = reported if row["rua_vendors"] and row["dmarc_effective_p"] else unreported
         if len(wanted) < count:
             wanted.append(domain)

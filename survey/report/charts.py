@@ -80,6 +80,25 @@ COLOURS: dict[str, str] = {
     "vendor:*": "#1E88E5",
     "problem:error": "#C62828",
     "problem:warning": "#F9A825",
+    # mail flows (Okabe-Ito hues: told apart with any colour vision)
+    "flow_dkim:self": "#009E73",
+    "flow_dkim:third_party": "#0072B2",
+    "flow_dkim:fail": "#D55E00",
+    "flow_dkim:unsigned": GREY,
+    "flow_spf:aligned": "#009E73",
+    "flow_spf:unaligned": "#56B4E9",
+    "flow_spf:fail": "#D55E00",
+    "flow_spf:none": GREY,
+    "flow_dmarc:pass": "#009E73",
+    "flow_dmarc:fail": "#D55E00",
+    "flow_verdicts:both_pass": "#009E73",
+    "flow_verdicts:only_ours_pass": "#E69F00",
+    "flow_verdicts:only_receiver_pass": "#56B4E9",
+    "flow_verdicts:both_fail": "#D55E00",
+    "flow_disposition:none": "#78909C",
+    "flow_disposition:pass": "#009E73",
+    "flow_disposition:quarantine": "#E69F00",
+    "flow_disposition:reject": "#CC79A7",
 }
 
 #: Table name → colour family of its categories.
@@ -102,6 +121,14 @@ FAMILY: dict[str, str] = {
     "ruf_other": "vendor",
     "dmarc_problems": "problem",
     "spf_problems": "problem",
+    "flow_dkim": "flow_dkim",
+    "flow_spf": "flow_spf",
+    "flow_dmarc": "flow_dmarc",
+    "flow_dmarc_reported": "flow_verdicts",
+    "flow_disposition": "flow_disposition",
+    "flow_services": "vendor",
+    "flow_signers": "vendor",
+    "flow_policy": "policy",
 }
 VENDOR_TABLES = frozenset({"rua_vendors", "ruf_vendors", "rua_other", "ruf_other"})
 TREND_PALETTE = ("#1E88E5", "#E53935", "#43A047", "#FB8C00", "#8E24AA", "#00ACC1", "#6D4C41")
@@ -203,6 +230,33 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "Sending services authorized through SPF includes",
         "ja": "SPF の include で許可された送信サービス",
     },
+    "flow_dkim": {
+        "en": "DKIM: signed by the author's domain or a third party",
+        "ja": "DKIM 署名: 自ドメイン・第三者・失敗・署名なし",
+    },
+    "flow_spf": {"en": "SPF of the MAIL FROM domain", "ja": "SPF (MAIL FROM ドメイン)"},
+    "flow_dmarc": {"en": "DMARC pass rate", "ja": "DMARC 合格率"},
+    "flow_dmarc_reported": {
+        "en": "DMARC: our reading and the receivers' verdicts",
+        "ja": "DMARC: 本調査の判定と受信側の判定",
+    },
+    "flow_disposition": {
+        "en": "What receivers did (disposition)",
+        "ja": "受信側の処置 (disposition)",
+    },
+    "flow_services": {"en": "Third-party signing services", "ja": "第三者署名のサービス"},
+    "flow_signers": {
+        "en": "Top third-party signers (d= organization)",
+        "ja": "第三者署名の署名組織 (d=) 上位",
+    },
+    "flow_policy": {
+        "en": "Mail by the From domain's DMARC policy (DNS)",
+        "ja": "From ドメインの DMARC ポリシー別 (DNS)",
+    },
+    "flow_counts": {
+        "en": "Messages per flow snapshot",
+        "ja": "フロースナップショットごとの流通数",
+    },
 }
 TOP_BY_TEXT = {
     "en": {"rank": "rank", "volume": "volume"},
@@ -261,6 +315,32 @@ _SPF_RESULT = {
 }
 _SPF_LOOKUPS = {">10": ("over 10 (permerror)", "10 超 (permerror)")}
 
+_FLOW_DKIM = {
+    "self": ("self (author's domain)", "自ドメイン署名 (self)"),
+    "third_party": ("third party", "第三者署名"),
+    "fail": ("signature failed", "署名検証失敗"),
+    "unsigned": ("unsigned", "署名なし"),
+}
+_FLOW_SPF = {
+    "aligned": ("pass, aligned", "pass・アライン一致"),
+    "unaligned": ("pass, not aligned", "pass・アライン不一致"),
+    "fail": ("fail (or softfail, error…)", "fail (softfail・エラー等)"),
+    "none": ("no SPF result", "SPF 結果なし"),
+}
+_FLOW_DMARC = {"pass": ("pass", "合格 (pass)"), "fail": ("fail", "不合格 (fail)")}
+_FLOW_VERDICTS = {
+    "both_pass": ("both pass", "双方 pass"),
+    "only_ours_pass": ("pass by our reading only", "本調査のみ pass"),
+    "only_receiver_pass": ("pass by the receiver only", "受信側のみ pass"),
+    "both_fail": ("both fail", "双方 fail"),
+}
+_FLOW_DISPOSITION = {
+    "none": ("none (delivered)", "none (配送)"),
+    "pass": ("pass (RFC 9990)", "pass (RFC 9990)"),
+    "quarantine": ("quarantine", "quarantine (隔離)"),
+    "reject": ("reject", "reject (拒否)"),
+}
+
 #: Colour family → category key → (English, Japanese) label.
 CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     "type": _TYPES,
@@ -271,6 +351,11 @@ CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     "vendor": _VENDOR,
     "spf_result": _SPF_RESULT,
     "spf_lookups": _SPF_LOOKUPS,
+    "flow_dkim": _FLOW_DKIM,
+    "flow_spf": _FLOW_SPF,
+    "flow_dmarc": _FLOW_DMARC,
+    "flow_verdicts": _FLOW_VERDICTS,
+    "flow_disposition": _FLOW_DISPOSITION,
 }
 
 
@@ -388,19 +473,29 @@ def _table_note(name: str, table: pd.DataFrame, lang: Lang) -> str:
     return "  ".join(notes)
 
 
-def draw_table(name: str, table: pd.DataFrame, label: str, lang: Lang = "en") -> Figure:
-    """One snapshot table as a horizontal bar chart of shares, with counts at the bars."""
+def draw_table(
+    name: str,
+    table: pd.DataFrame,
+    label: str,
+    lang: Lang = "en",
+    *,
+    facts: str | None = None,
+    note: str | None = None,
+) -> Figure:
+    """One snapshot table as a horizontal bar chart of shares, with counts at the bars.
+    `facts` and `note` replace the line under the title and the footer (the flow report's)."""
     with matplotlib.rc_context(_rc(lang)):
         figure = _new_figure()
         figure.subplots_adjust(left=0.31, right=0.96, top=0.79, bottom=0.15)
         axes = figure.add_subplot()
-        _header(figure, title_of(name, table.attrs, lang), subtitle(table.attrs, label, lang))
+        facts = subtitle(table.attrs, label, lang) if facts is None else facts
+        _header(figure, title_of(name, table.attrs, lang), facts)
         if table.empty:
             _no_data(axes, lang)
         else:
             _draw_bars(axes, table, name, lang)
             axes.set_xlabel(UI_TEXT[lang][f"share_{table.attrs.get('by', 'domains')}"])
-        _footer(figure, _table_note(name, table, lang))
+        _footer(figure, _table_note(name, table, lang) if note is None else note)
     return figure
 
 
@@ -461,20 +556,31 @@ def trend_subtitle(table: pd.DataFrame, lang: Lang) -> str:
     return "   ·   ".join(parts)
 
 
-def draw_trend(name: str, table: pd.DataFrame, lang: Lang = "en") -> Figure:
-    """A trend table (one row per snapshot and category) as lines of share over time."""
+def draw_trend(
+    name: str,
+    table: pd.DataFrame,
+    lang: Lang = "en",
+    *,
+    facts: str | None = None,
+    note: str | None = None,
+) -> Figure:
+    """A trend table (one row per snapshot and category) as lines of share over time.
+    `facts` and `note` replace the line under the title and the footer (the flow trend's)."""
     with matplotlib.rc_context(_rc(lang)):
         figure = _new_figure()
         figure.subplots_adjust(left=0.08, right=0.66, top=0.79, bottom=0.16)
         axes = figure.add_subplot()
-        _header(figure, title_of(name, table.attrs, lang), trend_subtitle(table, lang))
+        facts = trend_subtitle(table, lang) if facts is None else facts
+        _header(figure, title_of(name, table.attrs, lang), facts)
         if table.empty:
             _no_data(axes, lang)
         else:
             _trend_lines(axes, table, name, lang)
             _trend_ticks(axes, table, lang)
             axes.set_ylabel(UI_TEXT[lang][f"share_{table.attrs.get('by', 'domains')}"])
-        _footer(figure, UI_TEXT[lang]["sum_past_100"] if name in VENDOR_TABLES else "")
+        if note is None:
+            note = UI_TEXT[lang]["sum_past_100"] if name in VENDOR_TABLES else ""
+        _footer(figure, note)
     return figure
 
 

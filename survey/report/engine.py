@@ -86,6 +86,8 @@ _EFFECTIVE = """CASE
         THEN dmarc_effective_p || '_pct'
     WHEN dmarc_effective_p IS NULL THEN 'no_policy'
     ELSE dmarc_effective_p END"""
+#: The effective policy as the tables key it, for other queries (the flow report's DNS join).
+EFFECTIVE_SQL = _EFFECTIVE
 
 #: One row per combination of every categorical table's key, with the domains and messages
 #: it holds: every table of `tables.CATEGORICAL` is a sum over these few rows.

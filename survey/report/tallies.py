@@ -198,12 +198,17 @@ def _read_tables(folder: Path, entries: Mapping[str, Any]) -> Tables:
 def store(snapshot: Snapshot, tables: Tables, stamp: dict[str, Any]) -> bool:
     """Write the set beside the snapshot's parts, replacing the old one whole; False (with a
     note) when it cannot: the snapshot is locked by a scan, or not writable."""
+    return store_in(snapshot.folder, snapshot.label, tables, stamp)
+
+
+def store_in(folder: Path, label: str, tables: Tables, stamp: dict[str, Any]) -> bool:
+    """`store` for any snapshot folder with the store's lock (a flow snapshot too)."""
     try:
-        with _locked(snapshot.folder):
-            _swap_in(snapshot.folder, _write_set(snapshot.folder, tables, stamp))
+        with _locked(folder):
+            _swap_in(folder, _write_set(folder, tables, stamp))
         return True
     except (OSError, BlockingIOError) as exc:
-        print(f"note: tallies of {snapshot.label} not stored: {exc}", file=sys.stderr)
+        print(f"note: tallies of {label} not stored: {exc}", file=sys.stderr)
         return False
 
 

@@ -77,8 +77,16 @@ class FlowSnapshot:
         return cls(folder, manifest)
 
     @property
+    def label(self) -> str:
+        return str(self.manifest.get("label", self.folder.name))
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown"))
+
+    @property
     def is_complete(self) -> bool:
-        return self.manifest.get("status") == "complete"
+        return self.status == "complete"
 
     def to_table(self, columns: Sequence[str] | None = None) -> pa.Table:
         """The flow rows, reading only `columns` (all when None)."""
