@@ -30,6 +30,7 @@ from survey.scan.pipeline import ScanOptions, ScanSummary, run_scan
 from survey.scan.retry import RetryOptions, run_retry
 from survey.schema.codes import DmarcCode
 from survey.store.snapshot import SnapshotWriter
+from survey.verdict.dkim import SelectorList
 
 REPORT_AUTH_UNRESOLVED = DmarcCode.REPORT_AUTH_UNRESOLVED
 
@@ -88,10 +89,13 @@ def check_row(
 ) -> None:
     """One domain under faults: right when answered, unresolved (explained) when not."""
     rfc9989 = tuple(c for c in columns if c.startswith("dmarc9989_"))
+    dkim = tuple(c for c in columns if c.startswith("dkim_"))
     evaluation = tuple(c for c in columns if c in SPF_EVALUATION)
-    columns = tuple(c for c in columns if c not in rfc9989 and c not in evaluation)
+    columns = tuple(c for c in columns if c not in (*rfc9989, *dkim, *evaluation))
     if rfc9989:
         check_rfc9989(got, want, rfc9989)
+    if dkim:
+        check_dkim(got, want, dkim)
     if evaluation:
         check_spf_evaluation(got, want, evaluation)
     warnings = set(got["dmarc_warnings"] or ())
@@ -134,6 +138,15 @@ def check_spf_evaluation(
     domain itself. An evaluation without a failure gives the truth."""
     if got["spf_result"] == "temperror" or got["spf_status"] == "error":
         assert got["spf_result"] == "temperror" and got["spf_result_reason"] is None
+    else:
+        assert differing(got, want, columns) == {}, got["domain"]
+
+
+def check_dkim(got: dict[str, object], want: dict[str, object], columns: tuple[str, ...]) -> None:
+    """The DKIM verdict rests on questions of its own: a failed one makes it `error`, claiming
+    no selector (never `absent` or `none_found`); an answered set gives the truth."""
+    if got["dkim_status"] == "error":
+        assert got["dkim_selectors"] == () and got["dkim_providers"] == (), got["domain"]
     else:
         assert differing(got, want, columns) == {}, got["domain"]
 
@@ -277,7 +290,9 @@ def test_retry_unresolved_asks_only_those_and_updates_in_place(named_scan, knot_
             assert got == before[domain]
     asked = {n.removeprefix("_dmarc.") for n in proxy.names or ()}
     assert {*dmarc_failing, *spf_failing} <= asked
-    assert len(proxy.names or ()) <= 4 * len(unresolved)  # never the whole list again
+    # never the whole list again: per domain its own questions (4 at most) and its DKIM ones
+    per_domain = 4 + 2 + len(SelectorList.load("default").selectors)
+    assert len(proxy.names or ()) <= per_domain * len(unresolved)
     entry = retried.manifest["runs"][-1]
     assert entry["kind"] == "retry-unresolved" and entry["status"] == "finished"
     assert entry["asked"] == entry["resolved"] == len(unresolved)

@@ -16,6 +16,7 @@ from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from survey.errors import LabError
 from survey.lab.generate import (
+    DKIM_CASES,
     DMARC_CASES,
     EXPECTED_SCHEMA,
     MIN_PER_CASE,
@@ -36,7 +37,9 @@ SPEC_COLUMNS = [
     "spf_errors", "spf_warnings", "type", "report_type", "rua_vendors", "ruf_vendors", "dnssec",
     "dmarc9989_status", "dmarc9989_policy_domain", "dmarc9989_org_domain",
     "dmarc9989_effective_p", "dmarc9989_np", "dmarc9989_psd", "dmarc9989_t",
-    "dmarc9989_errors", "dmarc9989_warnings", "spf_lookups", "spf_void_lookups", "spf_result",
+    "dmarc9989_errors", "dmarc9989_warnings", "dkim_domainkey_lookup", "dkim_status",
+    "dkim_selectors", "dkim_key_types", "dkim_key_bits", "dkim_revoked", "dkim_providers",
+    "dkim_errors", "dkim_warnings", "spf_lookups", "spf_void_lookups", "spf_result",
     "spf_result_reason", "spf_includes", "spf_unasked_terms",
 ]
 # fmt: on
@@ -104,7 +107,13 @@ def test_next_epoch_keeps_domains_and_changes_some(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("dimension", "cases"),
-    [("dmarc", DMARC_CASES), ("report", REPORT_CASES), ("spf", SPF_CASES), ("sub", SUB_CASES)],
+    [
+        ("dmarc", DMARC_CASES),
+        ("report", REPORT_CASES),
+        ("spf", SPF_CASES),
+        ("sub", SUB_CASES),
+        ("dkim", DKIM_CASES),
+    ],
 )
 def test_every_case_has_its_minimum(lab: LabPaths, dimension: str, cases: dict) -> None:
     counts = json.loads(lab.lab_json.read_text())["cases"][dimension]
@@ -349,6 +358,72 @@ def test_cname_is_followed(server_port: int, truth: pd.DataFrame) -> None:
     reply = ask(server_port, f"_dmarc.{_one(truth, dmarc_case='cname').domain}")
     assert [rr.rtype for rr in reply.rr] == [QTYPE.CNAME, QTYPE.TXT]
     assert "p=quarantine" in _texts(reply)[0]
+
+
+# (case, status, selectors, key types, bits, revoked, providers, errors, warnings), as the
+# RFCs and the README say of what each case writes
+DKIM_TRUTH = {
+    "absent": ("absent", [], [], [], [], [], [], []),
+    "rsa512": ("found", ["default"], ["rsa"], [512], [], [], ["rsa_under_1024"], []),
+    "rsa1024_pkcs1": (
+        "found", None, ["rsa"], [1024], [], [], [], ["rsa_under_2048"],
+    ),
+    "rsa4096": ("found", ["dkim"], ["rsa"], [4096], [], [], [], []),
+    "ed25519_dual": (
+        "found", ["default", "dkim"], ["rsa", "ed25519"], [2048, 256], [], [], [], [],
+    ),
+    "revoked": ("found", None, ["rsa"], [None], None, [], [], []),
+    "testing": ("found", ["google"], ["rsa"], [2048], [], ["Google Workspace"], [], ["testing"]),
+    "mailchimp": ("found", ["k1"], ["rsa"], [2048], [], ["Mailchimp"], [], []),
+    "sendgrid": ("found", ["s1", "s2"], ["rsa", "rsa"], [2048, 2048], [], ["SendGrid"], [], []),
+    "amazonses": ("found", ["default"], ["rsa"], [2048], [], ["Amazon SES"], [], []),
+    "unlisted": ("none_found", [], [], [], [], [], [], []),
+    "not_a_key": ("none_found", [], [], [], [], [], [], []),
+    "wildcard": ("none_found", [], [], [], [], [], [], ["wildcard_domainkey"]),
+    "wildcard_with_key": (
+        "found", ["default"], ["rsa"], [2048], [], [], [], ["wildcard_domainkey"],
+    ),
+    "multiple": ("found", ["default"], ["rsa"], [2048], [], [], [], ["multiple_records"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(DKIM_TRUTH))
+def test_dkim_truth(truth: pd.DataFrame, case: str) -> None:
+    row = _one(truth, dkim_case=case)
+    status, selectors, types, bits, revoked, providers, errors, warnings = DKIM_TRUTH[case]
+    got = {c: row[f"dkim_{c}"] for c in ("key_types", "providers", "errors", "warnings")}
+    assert row.dkim_status == status
+    assert row.dkim_domainkey_lookup == ("nxdomain" if status == "absent" else "nodata")
+    if selectors is not None:
+        assert list(row.dkim_selectors) == selectors
+    if revoked is None:
+        revoked = list(row.dkim_selectors)
+    assert list(row.dkim_revoked) == revoked
+    bits_got = [None if b != b else int(b) for b in row.dkim_key_bits]  # NaN: a null element
+    assert (list(got["key_types"]), bits_got) == (types, bits)
+    assert [list(got[c]) for c in ("providers", "errors", "warnings")] == [
+        providers,
+        errors,
+        warnings,
+    ]
+
+
+def test_m365_selectors_are_cnames_into_the_tenant(server_port: int, truth: pd.DataFrame) -> None:
+    row = _one(truth, dkim_case="m365")
+    assert "selector1" in row.dkim_selectors and list(row.dkim_providers) == ["Microsoft 365"]
+    reply = ask(server_port, f"selector1._domainkey.{row.domain}", tcp=True)  # over 512 octets
+    assert [rr.rtype for rr in reply.rr] == [QTYPE.CNAME, QTYPE.TXT]
+    assert str(reply.rr[0].rdata.label).endswith(".onmicrosoft.com.")
+    assert _texts(reply)[0].startswith("v=DKIM1; k=rsa; p=MII")
+
+
+def test_a_domainkey_wildcard_answers_any_selector(server_port: int, truth: pd.DataFrame) -> None:
+    domain = _one(truth, dkim_case="wildcard").domain
+    for selector in ("google", "survey-wildcard-0123456789abcdef"):
+        reply = ask(server_port, f"{selector}._domainkey.{domain}", tcp=True)
+        assert _texts(reply)[0].startswith("v=DKIM1")
+    absent = _one(truth, dkim_case="absent").domain
+    assert ask(server_port, f"_domainkey.{absent}").header.rcode == RCODE.NXDOMAIN
 
 
 def test_report_wildcard_answers_for_any_domain(server_port: int) -> None:

@@ -18,8 +18,12 @@ from survey.scan.pipeline import ScanOptions, runner_for
 from survey.scan.processes import ProcessRunner
 from survey.scan.runners import ChunkRunner, LocalRunner, RunnerSetup
 from survey.store.snapshot import PARTS_DIR, part_name
+from survey.verdict.dkim import SelectorList
 
 pytestmark = pytest.mark.knot
+
+#: The scan's default DKIM selectors: the lab's truth is stated for them.
+DEFAULT_DKIM = SelectorList.load("default")
 
 
 def lab_chunks(knot_lab, n: int, size: int) -> list[tuple[int, list[InputDomain]]]:
@@ -31,7 +35,7 @@ def lab_chunks(knot_lab, n: int, size: int) -> list[tuple[int, list[InputDomain]
 def setup_for(knot_lab, folder: Path) -> RunnerSetup:
     (folder / PARTS_DIR).mkdir(parents=True)
     settings = ResolverSettings(nameservers=(knot_lab.nameserver,), timeout=1.0)
-    return RunnerSetup(folder, settings, True, None, chunks_in_flight=2)
+    return RunnerSetup(folder, settings, True, None, chunks_in_flight=2, dkim=DEFAULT_DKIM)
 
 
 @pytest.mark.parametrize("make", [LocalRunner, lambda setup: ProcessRunner(setup, 2)])

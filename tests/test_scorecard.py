@@ -130,8 +130,21 @@ def test_tables_and_grid_from_a_snapshot(watched, tmp_path: Path) -> None:
     assert rows["i.example"]["dmarc_state"] == "unresolved"  # a failed lookup, not absent
     assert rows["h.example"]["dmarc_state"] == "bad"
     assert rows["missing.example"]["spf_state"] == "not_scanned"
-    assert rows["a.example"]["dkim_state"] == "not_measured"  # no such column in this schema
+    assert rows["a.example"]["dkim_state"] == "not_measured"  # not asked (null dkim_status)
     assert imread(out / "scorecard.png").shape[:2] == (1080, 1920)
+
+
+def test_the_dkim_cell_reads_the_snapshots_dkim_columns(tmp_path: Path) -> None:
+    signed = {"dkim_status": "found", "dkim_selectors": ["selector1", "selector2"]}
+    rows = [{**SAMPLE[0], **signed}, {**SAMPLE[1], "dkim_status": "absent"}]
+    rows.append({**SAMPLE[2], "dkim_status": "error"})
+    snapshot = write_snapshot(tmp_path / "snaps", "2026-12", rows)
+    watch = tmp_path / "watch.csv"
+    watch.write_text("domain\n" + "".join(f"{row['domain']}\n" for row in rows))
+    make_scorecard(watch, snapshot, tmp_path / "card", "en", ("png",))
+    got = read_csv(tmp_path / "card" / "scorecard.csv")
+    states = [got[row["domain"]]["dkim_state"] for row in rows]
+    assert states == ["ok", "bad", "unresolved"]  # a failed lookup is never "none"
 
 
 def test_missing_domains_are_checked_on_the_spot_when_a_checker_is_given(watched, tmp_path) -> None:

@@ -20,7 +20,7 @@ FAILING = "spfd.protection.outlook.com"  # below spf.protection.outlook.com: a n
 
 
 def settings(nameserver: str) -> ResolverSettings:
-    return ResolverSettings(nameservers=(nameserver,), timeout=0.5, tries=2, backoff=0.02)
+    return ResolverSettings(nameservers=(nameserver,), timeout=2.0, tries=3, backoff=0.02)
 
 
 def test_a_failing_include_is_temperror_then_retried(knot_lab, tmp_path: Path) -> None:

@@ -47,6 +47,16 @@ TimeoutOpt = Annotated[float, typer.Option(min=0.01, help="Seconds to wait for o
 TriesOpt = Annotated[
     int, typer.Option(min=1, max=20, help="Tries per question (timeout/SERVFAIL).")
 ]
+DkimSelectorsOpt = Annotated[
+    str,
+    typer.Option(
+        "--dkim-selectors",
+        metavar="default|extended|FILE",
+        help="DKIM selectors to probe: the bundled `default` tier (8 common selectors), "
+        "`extended` (default and 21 more), or a CSV file with a `selector` column "
+        "(optionally `provider`).",
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")]
 
 
@@ -125,6 +135,15 @@ def scan(
     psl_file: Annotated[
         Path | None, typer.Option("--psl", help="Public suffix list file to use.")
     ] = None,
+    dkim: Annotated[
+        bool,
+        typer.Option(
+            "--dkim/--no-dkim",
+            help="Ask DNS about the domain's DKIM keys: `_domainkey.<d>`, then the selectors of "
+            "--dkim-selectors when it is not NXDOMAIN.",
+        ),
+    ] = True,
+    dkim_selectors: DkimSelectorsOpt = "default",
     quiet: QuietOpt = False,
     dns_client: Annotated[
         DnsClient,
@@ -158,6 +177,7 @@ def scan(
         psl_path=psl_file,
         workers=workers or (1 if cluster else scan_module.default_workers(settings.concurrency)),
         cluster=cluster,
+        dkim_selectors=dkim_selectors if dkim else None,
     )
     if not input_path.is_file():
         raise SurveyError(f"input file not found: {input_path}")
@@ -289,11 +309,13 @@ def check(
     timeout: TimeoutOpt = 2.0,
     tries: TriesOpt = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per domain.")] = False,
+    dkim_selectors: DkimSelectorsOpt = "extended",
 ) -> None:
-    """Show one domain's DMARC and SPF records, verdicts and problems."""
+    """Show one domain's DMARC, SPF and DKIM records, verdicts and problems."""
     from survey.scan.check import check_domains, render_text
 
-    results = check_domains(domains, _settings(nameserver, 50, None, timeout, tries))
+    settings = _settings(nameserver, 50, None, timeout, tries)
+    results = check_domains(domains, settings, dkim_selectors)
     for result in results:
         if as_json:
             typer.echo(json.dumps(result, ensure_ascii=False))

@@ -44,6 +44,15 @@ COMPARED = (
     "dmarc9989_t",
     "dmarc9989_errors",
     "dmarc9989_warnings",
+    "dkim_domainkey_lookup",
+    "dkim_status",
+    "dkim_selectors",
+    "dkim_key_types",
+    "dkim_key_bits",
+    "dkim_revoked",
+    "dkim_providers",
+    "dkim_errors",
+    "dkim_warnings",
     "spf_lookups",
     "spf_void_lookups",
     "spf_result",
@@ -58,11 +67,12 @@ ANSWERS = frozenset({"ok", "nxdomain", "nodata"})
 
 
 def cell(value: object) -> object:
-    """A comparable cell: lists as tuples, missing as None, whole floats as int."""
+    """A comparable cell: lists as tuples (of cells: a list of ints with nulls comes out of
+    pandas as floats with NaN), missing as None, whole floats as int."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     if hasattr(value, "__len__") and not isinstance(value, str):
-        return tuple(value)  # type: ignore[arg-type]
+        return tuple(cell(item) for item in value)  # type: ignore[attr-defined]
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 

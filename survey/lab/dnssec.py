@@ -236,9 +236,12 @@ def _unresolved(row: dict[str, object]) -> dict[str, object]:
         if field.name in ("domain", "org_domain"):
             continue
         blank[field.name] = [] if pa.types.is_list(field.type) else None
-    statuses = ("dmarc_status", "spf_status", "dmarc9989_status")
-    failed = {"spf_result": "temperror", "spf_includes": None}
-    return blank | dict.fromkeys(statuses, "error") | {"dnssec": BOGUS} | failed
+    statuses = ("dmarc_status", "spf_status", "dmarc9989_status", "dkim_status")
+    # the DKIM verdict names the outcome of its first question: SERVFAIL, as every one; the SPF
+    # evaluation is temperror (the domain's own TXT failed), without counts or targets
+    failed = {"dnssec": BOGUS, "dkim_domainkey_lookup": "servfail"}
+    spf = {"spf_result": "temperror", "spf_includes": None}
+    return blank | dict.fromkeys(statuses, "error") | failed | spf
 
 
 # -- serving -------------------------------------------------------------------------------

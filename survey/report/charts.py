@@ -80,6 +80,12 @@ COLOURS: dict[str, str] = {
     "vendor:*": "#1E88E5",
     "problem:error": "#C62828",
     "problem:warning": "#F9A825",
+    # DKIM (issue 13)
+    "dkim:found": "#2E7D32",
+    "dkim:none_found": "#F9A825",
+    "dkim:absent": "#9E9E9E",
+    "dkim_state:revoked": "#6D4C41",
+    "dkim_state:testing": "#F9A825",
     # mail flows (Okabe-Ito hues: told apart with any colour vision)
     "flow_dkim:self": "#009E73",
     "flow_dkim:third_party": "#0072B2",
@@ -121,6 +127,11 @@ FAMILY: dict[str, str] = {
     "ruf_other": "vendor",
     "dmarc_problems": "problem",
     "spf_problems": "problem",
+    "dkim_adoption": "dkim",
+    "dkim_key_states": "dkim_state",
+    "dkim_providers": "vendor",
+    "dkim_problems": "problem",
+    "dkim_by_type": "dkim_type",
     "flow_dkim": "flow_dkim",
     "flow_spf": "flow_spf",
     "flow_dmarc": "flow_dmarc",
@@ -218,6 +229,25 @@ TITLES: dict[str, dict[str, str]] = {
     "spf_problems": {"en": "SPF record mistakes", "ja": "SPF レコードの誤りと警告"},
     "spf_all": {"en": "SPF all qualifier", "ja": "SPF の all 修飾子"},
     "domain_counts": {"en": "Domains per snapshot", "ja": "スナップショットごとのドメイン数"},
+    "dkim_adoption": {
+        "en": "DKIM keys in DNS (listed selectors)",
+        "ja": "DNS 上の DKIM 鍵 (既知セレクタ)",
+    },
+    "dkim_key_types": {
+        "en": "DKIM key types (domains with keys)",
+        "ja": "DKIM 鍵の種類 (鍵ありドメイン)",
+    },
+    "dkim_rsa_bits": {"en": "DKIM RSA key sizes (bits)", "ja": "DKIM RSA 鍵長 (ビット)"},
+    "dkim_key_states": {
+        "en": "Revoked and testing DKIM keys",
+        "ja": "失効・テスト中の DKIM 鍵",
+    },
+    "dkim_providers": {"en": "Who signs: DKIM providers", "ja": "DKIM 署名事業者"},
+    "dkim_problems": {"en": "DKIM key record mistakes", "ja": "DKIM 鍵レコードの誤りと警告"},
+    "dkim_by_type": {
+        "en": "DMARC × SPF × DKIM: types A–F by DKIM keys",
+        "ja": "DMARC × SPF × DKIM: 分類 A–F と DKIM 鍵",
+    },
     "spf_lookups": {
         "en": "SPF: DNS lookups of the whole include tree (limit 10)",
         "ja": "SPF: include ツリー全体の DNS 参照回数 (上限 10)",
@@ -299,7 +329,27 @@ _ALL = {
     "redirect": ("redirect=", "redirect="),
     "none": ("no all, no redirect", "all・redirect なし"),
 }
-_VENDOR = {"self": ("self (own domain)", "自ドメイン (self)"), "other": ("other", "その他 (other)")}
+_VENDOR = {
+    "self": ("self (own domain)", "自ドメイン (self)"),
+    "other": ("other", "その他 (other)"),
+    "none": ("no provider named", "事業者なし"),
+}
+_DKIM = {
+    "found": ("keys found", "鍵あり"),
+    "none_found": ("_domainkey, no listed selector", "_domainkey あり・既知セレクタなし"),
+    "absent": ("no _domainkey (NXDOMAIN)", "_domainkey なし (NXDOMAIN)"),
+}
+_DKIM_STATE = {
+    "revoked": ("revoked (empty p)", "失効 (p 空)"),
+    "testing": ("testing (t=y)", "テスト中 (t=y)"),
+}
+#: `dkim_by_type` keys: a type A–F and a DKIM verdict, `A/found`.
+_DKIM_TYPE = {
+    f"{kind}/{status}": (f"{kind} · {words[0]}", f"{kind} · {words[1]}")
+    for kind in _TYPES
+    for status, words in _DKIM.items()
+}
+COLOURS.update({f"dkim_type:{key}": COLOURS[f"dkim:{key.split('/')[1]}"] for key in _DKIM_TYPE})
 _SPF_RESULT = {
     "ok": ("ok: within the limits", "ok: 上限内"),
     "syntax": ("syntax error", "構文エラー"),
@@ -349,6 +399,9 @@ CATEGORY_TEXT: dict[str, dict[str, tuple[str, str]]] = {
     "report": _REPORT,
     "all": _ALL,
     "vendor": _VENDOR,
+    "dkim": _DKIM,
+    "dkim_state": _DKIM_STATE,
+    "dkim_type": _DKIM_TYPE,
     "spf_result": _SPF_RESULT,
     "spf_lookups": _SPF_LOOKUPS,
     "flow_dkim": _FLOW_DKIM,

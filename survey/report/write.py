@@ -23,6 +23,7 @@ import pandas as pd
 from survey.errors import InputError, SnapshotError
 from survey.report import charts
 from survey.report.charts import Lang
+from survey.report.dkim_trend import dkim_trend_tables
 from survey.report.spf_tables import snapshot_spf_tables
 from survey.report.tallies import Options, part_files, tally_snapshot
 from survey.report.tally import By, HostNaming, TopBy
@@ -263,7 +264,22 @@ def write_report(
         for by, tables in tables_of.items():
             lines += ["", f"### {words[by]}", ""]
             lines += _section(out, name, by, tables[name], snapshot.label, language, chosen)
+    lines += _dkim_sections(snapshot, out, language, chosen)
     return _write_md(out, lines)
+
+
+def _dkim_sections(snapshot: Snapshot, out: Path, lang: Lang, formats: Sequence[str]) -> list[str]:
+    """The DKIM tables (survey/report/dkim.py), when the scan asked about DKIM."""
+    from survey.report import dkim
+
+    by_mode = dkim.snapshot_tables(snapshot)
+    lines: list[str] = []
+    for name in by_mode.get("domains", {}):
+        lines += [f"## {md_escape(charts.title_of(name, by_mode['domains'][name].attrs, lang))}"]
+        for by, tables in by_mode.items():
+            lines += ["", f"### {MD_TEXT[lang][by]}", ""]
+            lines += _section(out, name, by, tables[name], snapshot.label, lang, formats)
+    return lines
 
 
 def _write_md(out: Path, lines: Sequence[str]) -> Path:
@@ -327,6 +343,8 @@ def write_trend(
     returns the path of its report.md. Skipped snapshots are noted on stderr and in report.md."""
     language, chosen = check_lang(lang), _check_formats(formats)
     result: Trend = trend(snapshots_folder)
+    dkim_tables, dkim_notes = dkim_trend_tables(snapshots_folder, result.labels)
+    result = Trend(result.labels, {**result.tables, **dkim_tables}, (*result.notes, *dkim_notes))
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     out = _prepare(out_dir)

@@ -22,6 +22,10 @@ from survey.records.dmarc9989 import DMARC9989_CODES
 from survey.records.spf import SPF_CODES
 from survey.scan.scanner import DomainScanner
 from survey.scan.spf_tree import PoolResolver, SpfNode, SpfTrees
+from survey.schema.codes import DkimCode
+from survey.verdict.dkim import SelectorList
+
+DKIM_CODES = DkimCode.table()
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
 
@@ -32,7 +36,12 @@ def terminal_safe(text: str) -> str:
     return encoded.translate(_CONTROL)
 
 
-def check_domains(names: list[str], settings: ResolverSettings) -> list[dict[str, Any]]:
+def check_domains(
+    names: list[str], settings: ResolverSettings, dkim_selectors: str | None = "extended"
+) -> list[dict[str, Any]]:
+    """Each domain's verdict row as a dict; DKIM with the selector list `dkim_selectors`
+    (None: not asked)."""
+    dkim = SelectorList.load(dkim_selectors) if dkim_selectors is not None else None
     domains = []
     for name in names:
         domain = normalise(name)
@@ -40,12 +49,14 @@ def check_domains(names: list[str], settings: ResolverSettings) -> list[dict[str
         if reason:
             raise InputError(f"{name!r} is not a domain name we can check: {reason}")
         domains.append(domain)
-    return run(_check_all(domains, settings))
+    return run(_check_all(domains, settings, dkim))
 
 
-async def _check_all(domains: list[str], settings: ResolverSettings) -> list[dict[str, Any]]:
+async def _check_all(
+    domains: list[str], settings: ResolverSettings, dkim: SelectorList | None
+) -> list[dict[str, Any]]:
     async with ResolverPool(settings) as pool:
-        scanner = DomainScanner.standard(pool, report_auth=True)
+        scanner = DomainScanner.standard(pool, report_auth=True, dkim=dkim)
         trees = scanner.spf_trees = SpfTrees(PoolResolver(pool), trace=True)  # the scan's, traced
         verdicts = await asyncio.gather(
             *(scanner.scan(InputDomain(d, None, None)) for d in domains)
@@ -89,7 +100,25 @@ def render_text(result: dict[str, Any]) -> str:
     lines += _problems(result, "spf", SPF_CODES)
     lines += _evaluation_lines(result)
     lines.append(f"  DNSSEC {_DNSSEC.get(result.get('dnssec'), result.get('dnssec'))}")
+    lines += _dkim_lines(result)
     return "\n".join(lines)
+
+
+def _dkim_lines(result: dict[str, Any]) -> list[str]:
+    """The DKIM verdict and every selector found, with its key."""
+    status = result.get("dkim_status")
+    if status is None:
+        return ["  DKIM not asked"]
+    lines = [f"  DKIM {status} (lookup of _domainkey {_shown(result['dkim_domainkey_lookup'])})"]
+    revoked = set(result["dkim_revoked"])
+    columns = (result[f"dkim_{name}"] for name in ("selectors", "key_types", "key_bits"))
+    keys = zip(*columns, strict=True)
+    for selector, key_type, bits in keys:
+        key = "revoked (empty p)" if selector in revoked else f"{key_type} {_shown(bits)} bits"
+        lines.append(f"    selector {terminal_safe(selector)}: {key}")
+    if result["dkim_providers"]:
+        lines.append(f"    providers: {', '.join(result['dkim_providers'])}")
+    return lines + _problems(result, "dkim", DKIM_CODES)
 
 
 _DNSSEC = {

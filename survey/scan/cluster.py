@@ -92,7 +92,9 @@ async def _scan(
 ) -> tuple[Counter[str], PoolCounts, SpfCounts]:
     writer = SnapshotWriter(setup.folder)  # not entered: the parent holds the snapshot's lock
     async with ResolverPool(setup.settings) as pool:
-        scanner = DomainScanner.standard(pool, setup.report_auth, setup.spf_eval)
+        scanner = DomainScanner.standard(
+            pool, setup.report_auth, setup.dkim, spf_eval=setup.spf_eval
+        )
         types = await scan_part(scanner, writer, index, chunk, setup.settings.concurrency)
     return types, pool.counts(), scanner.spf_counts
 

@@ -46,6 +46,7 @@ from survey.scan.tuning import system_memory_pool, tuned_collector
 from survey.store.manifest import file_sha256, finish_manifest
 from survey.store.snapshot import SCHEMA_VERSION, SnapshotWriter, utc_now
 from survey.verdict import psl
+from survey.verdict.dkim import SelectorList
 
 # Domains per chunk (= per part, per resume step): the size `scripts/bench --sweep` found to
 # hold the least for the same speed (README, Benchmark). A run resumes only with its own size.
@@ -66,6 +67,7 @@ class ScanOptions:
     psl_path: Path | None = None
     workers: int = 1  # processes scanning chunks (survey/workers.py); 1: this process alone
     cluster: str | None = None  # a Dask scheduler's address: the chunks run on its workers
+    dkim_selectors: str | None = "default"  # `default`, `extended` or a CSV file; None: no DKIM
 
     def __post_init__(self) -> None:
         if not isinstance(self.workers, int) or self.workers < 1:
@@ -165,6 +167,7 @@ def runner_for(options: ScanOptions, folder: Path) -> ChunkRunner:
         options.report_auth,
         options.psl_path,
         options.chunks_in_flight,
+        dkim_list(options),
         options.spf_eval,
     )
     if options.cluster is not None:
@@ -182,6 +185,14 @@ def runner_for(options: ScanOptions, folder: Path) -> ChunkRunner:
     return LocalRunner(setup)
 
 
+def dkim_list(options: ScanOptions) -> SelectorList | None:
+    """The DKIM selectors `options` ask for (None: `--no-dkim`); a file is read here, so that
+    an unusable one fails before anything is written."""
+    if options.dkim_selectors is None:
+        return None
+    return SelectorList.load(options.dkim_selectors)
+
+
 def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSummary:
     """Scan `options.input_path` into the snapshot `options.label`. Synchronous entry point.
 
@@ -190,6 +201,7 @@ def run_scan(options: ScanOptions, progress: Progress | None = None) -> ScanSumm
     snapshot whose runner or input turns out unusable is removed."""
     if options.psl_path is not None:
         psl.load(options.psl_path)
+    dkim_list(options)  # an unusable selector file fails before the snapshot is created
     writer = SnapshotWriter.create(options.snapshots, options.label)
     with (
         read_domains(
@@ -290,14 +302,36 @@ def _check_same_run(options: ScanOptions, existing: dict[str, Any]) -> None:
     expected = {
         "input sha256": existing.get("input", {}).get("sha256"),
         "chunk size": existing.get("chunk_size"),
+        "DKIM selector list": _dkim_digest(existing.get("dkim", _NO_DKIM_ENTRY)),
     }
-    actual = {"input sha256": file_sha256(options.input_path), "chunk size": options.chunk_size}
+    actual = {
+        "input sha256": file_sha256(options.input_path),
+        "chunk size": options.chunk_size,
+        "DKIM selector list": _dkim_digest(_dkim_entry(options)),
+    }
     for key, value in expected.items():
         if value != actual[key]:
             raise SnapshotError(
                 f"cannot resume: the {key} differs from the interrupted run "
                 f"({value!r} then, {actual[key]!r} now)"
             )
+
+
+#: A manifest written before DKIM was asked has no `dkim` entry: it asked none.
+_NO_DKIM_ENTRY: dict[str, Any] = {"asked": False}
+
+
+def _dkim_entry(options: ScanOptions) -> dict[str, Any]:
+    """The manifest's `dkim`: whether DKIM was asked, and the selector list (name, digest,
+    selectors) when it was; the retry pass asks the same."""
+    selectors = dkim_list(options)
+    if selectors is None:
+        return dict(_NO_DKIM_ENTRY)
+    return {"asked": True, **selectors.manifest_entry()}
+
+
+def _dkim_digest(entry: dict[str, Any]) -> str | None:
+    return entry.get("sha256") if entry.get("asked") else None
 
 
 def _start_manifest(options: ScanOptions, writer: SnapshotWriter, done: set[int]) -> dict[str, Any]:
@@ -317,6 +351,7 @@ def _start_manifest(options: ScanOptions, writer: SnapshotWriter, done: set[int]
         "chunk_size": options.chunk_size,
         "resolver": resolver_settings(options.resolver),
         "report_auth": options.report_auth,
+        "dkim": _dkim_entry(options),
         "spf_eval": options.spf_eval,
         "psl_date": psl.psl_date(),
         "runs": previous.get("runs", []),

@@ -235,7 +235,10 @@ class _Worker:
         running: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
         async with ResolverPool(self.setup.settings) as pool:
-            scanner = DomainScanner.standard(pool, self.setup.report_auth, self.setup.spf_eval)
+            setup = self.setup
+            scanner = DomainScanner.standard(
+                pool, setup.report_auth, setup.dkim, spf_eval=setup.spf_eval
+            )
             while True:
                 message = await loop.run_in_executor(None, self._next_message)
                 if failures:

@@ -3,7 +3,8 @@
 A domain is retried when a question it needed ended without a DNS answer: its type is null (the
 DMARC, SPF or organizational DMARC lookup failed), a report-authorization question (RFC 7489
 §7.1) failed (warning `report_auth_unresolved`), a question of the RFC 9989 tree walk did
-(`dmarc9989_status` `error`), or one the SPF evaluation needed (`spf_result` `temperror`).
+(`dmarc9989_status` `error`), a DKIM question the verdict needs did (`dkim_status` `error`), or
+one the SPF evaluation needed (`spf_result` `temperror`).
 Every other row is kept as it is.
 
 The snapshot is updated in place, safely. The pass holds the snapshot's lock; the manifest says
@@ -43,6 +44,7 @@ from survey.scan.scanner import DomainScanner, scan_chunk, verdicts_to_table
 from survey.store.manifest import finish_manifest, unresolved_rows
 from survey.store.snapshot import PARTS_DIR, Snapshot, SnapshotWriter, part_name, with_schema
 from survey.verdict import psl
+from survey.verdict.dkim import SelectorList
 
 RETRY_KIND = "retry-unresolved"
 
@@ -107,7 +109,13 @@ async def _retry(
 def _scanner(pool: ResolverPool, manifest: dict[str, Any]) -> DomainScanner:
     report_auth = bool(manifest.get("report_auth", True))  # ask what the scan asked
     spf_eval = bool(manifest.get("spf_eval", False))  # a scan from before it did not evaluate
-    return DomainScanner.standard(pool, report_auth, spf_eval)
+    return DomainScanner.standard(pool, report_auth, dkim_of(manifest), spf_eval=spf_eval)
+
+
+def dkim_of(manifest: dict[str, Any]) -> SelectorList | None:
+    """The DKIM selectors the scan asked (its manifest's `dkim`); None when it asked none."""
+    entry = manifest.get("dkim") or {}
+    return SelectorList.from_manifest(entry) if entry.get("asked") else None
 
 
 class _PartRetry:

@@ -23,6 +23,7 @@ from survey.scan.jobs import Job, run_jobs
 from survey.scan.scanner import DomainScanner, WalkCounts, scan_part
 from survey.scan.spf_tree import SpfCounts
 from survey.store.snapshot import SnapshotWriter
+from survey.verdict.dkim import SelectorList
 
 #: Called as each part is written: the chunk's domains, and their count by type.
 OnChunk = Callable[[int, Counter[str]], None]
@@ -38,6 +39,7 @@ class RunnerSetup:
     report_auth: bool
     psl_path: Path | None
     chunks_in_flight: int
+    dkim: SelectorList | None = None  # the DKIM selectors to probe; None: --no-dkim
     spf_eval: bool = True  # evaluate SPF records as a receiver (`--no-spf-eval`: not)
 
 
@@ -86,7 +88,9 @@ class LocalRunner:
         setup = self.setup
         writer = SnapshotWriter(setup.folder)
         async with ResolverPool(setup.settings) as pool:
-            scanner = DomainScanner.standard(pool, setup.report_auth, setup.spf_eval)
+            scanner = DomainScanner.standard(
+                pool, setup.report_auth, setup.dkim, spf_eval=setup.spf_eval
+            )
             jobs = (self._job(scanner, writer, index, chunk, on_chunk) for index, chunk in chunks)
             completed = await run_jobs(jobs, setup.chunks_in_flight, stop)
         return RunnerOutcome(completed, pool.counts(), scanner.walk_counts, scanner.spf_counts)

@@ -14,8 +14,10 @@ from enum import StrEnum
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from survey.schema.codes import Dmarc9989Code, DmarcCode, ProblemCode, SpfCode
+from survey.schema.codes import DkimCode, Dmarc9989Code, DmarcCode, ProblemCode, SpfCode
 from survey.schema.values import (
+    DkimKeyType,
+    DkimStatus,
     DmarcSource,
     Dnssec,
     DomainType,
@@ -35,6 +37,7 @@ STRINGS = pa.list_(pa.string())
 INT16 = pa.int16()
 INT64 = pa.int64()
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+INTS = pa.list_(pa.int32())
 
 _TYPE_NAMES = {
     STRING: "string",
@@ -42,6 +45,7 @@ _TYPE_NAMES = {
     INT16: "int16",
     INT64: "int64",
     TIMESTAMP: "timestamp[us, UTC]",
+    INTS: "list<int32>",
 }
 
 
@@ -162,6 +166,47 @@ COLUMNS: tuple[Column, ...] = (
         Dmarc9989Code,
     ),
     Column("dmarc9989_warnings", STRINGS, "warnings of the RFC 9989 verdict", Dmarc9989Code),
+    Column(
+        "dkim_domainkey_lookup",
+        STRING,
+        "resolver outcome of `_domainkey.d`; null when DKIM was not asked (`--no-dkim`)",
+        Outcome,
+    ),
+    Column(
+        "dkim_status",
+        STRING,
+        "what DNS says of the domain's DKIM keys (see [DKIM](#dkim)): `found` (a listed selector"
+        " has a key record, revoked included), `none_found`, `absent` (`_domainkey.d` is"
+        " NXDOMAIN), `error` (a needed lookup failed: unresolved); null when not asked",
+        DkimStatus,
+    ),
+    Column("dkim_selectors", STRINGS, "selectors of the list with a key record (sorted)"),
+    Column(
+        "dkim_key_types",
+        STRINGS,
+        "key type of each selector's record (parallel to `dkim_selectors`)",
+        DkimKeyType,
+    ),
+    Column(
+        "dkim_key_bits",
+        INTS,
+        "key size in bits (RSA modulus, 256 for ed25519), parallel to `dkim_selectors`; null"
+        " for a revoked or unparsable key",
+    ),
+    Column("dkim_revoked", STRINGS, "selectors whose key is revoked (empty `p`)"),
+    Column(
+        "dkim_providers",
+        STRINGS,
+        "signing providers, from the CNAME target of a selector, else the selector itself"
+        " (sorted, unique)",
+    ),
+    Column("dkim_errors", STRINGS, "errors of the selectors' key records", DkimCode),
+    Column(
+        "dkim_warnings",
+        STRINGS,
+        "warnings of the key records, and `wildcard_domainkey`",
+        DkimCode,
+    ),
     Column(
         "spf_lookups",
         INT16,

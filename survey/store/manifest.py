@@ -75,6 +75,8 @@ _TALLIED = (
     "type",
     "dnssec",
     "dmarc9989_status",
+    "dkim_domainkey_lookup",
+    "dkim_status",
     "spf_result",
 )
 
@@ -99,6 +101,7 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
             "dmarc": dict(counts["dmarc_lookup"]),
             "spf": dict(counts["spf_lookup"]),
             "dmarc_org": dict(counts["dmarc_org_lookup"]),
+            "dkim_domainkey": dict(counts["dkim_domainkey_lookup"]),
         },
         "dmarc_status": dict(counts["dmarc_status"]),
         "spf_status": dict(counts["spf_status"]),
@@ -106,6 +109,7 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         "spf_result": dict(counts["spf_result"]),
         "types": types,
         "dnssec": dict(counts["dnssec"]),
+        "dkim_status": dict(counts["dkim_status"]),
         "unresolved": types.get("null", 0),
         "report_auth_unresolved": auth_unresolved,
     }
@@ -123,9 +127,11 @@ def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
 
 def unresolved_rows(table: pa.Table) -> pa.Array:
     """Per row: some question of the domain never got an answer (a retry may still find it):
-    one the type needs, a §7.1 authorization question, one of the RFC 9989 tree walk, or one
-    the SPF evaluation needs (`spf_result` temperror: the type stays what RFC 7489 says)."""
+    one the type needs, a §7.1 authorization question, one of the RFC 9989 tree walk, a DKIM
+    one the DKIM verdict needs, or one the SPF evaluation needs (`spf_result` temperror); the
+    type stays what RFC 7489 makes it."""
     walk_failed = pc.fill_null(pc.equal(table["dmarc9989_status"], "error"), False)
+    dkim_failed = pc.fill_null(pc.equal(table["dkim_status"], "error"), False)
     spf_failed = pc.fill_null(pc.equal(table["spf_result"], "temperror"), False)
-    failed = pc.or_(walk_failed, spf_failed)
-    return pc.or_(pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table)), failed)
+    failed = pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table))
+    return pc.or_(pc.or_(pc.or_(failed, walk_failed), dkim_failed), spf_failed)

@@ -19,6 +19,7 @@ from survey.verdict.authorization import OrgOf, policy_domain, unauthorized
 # stops after its first scan).
 from survey.verdict.authorization import authorization_name as authorization_name
 from survey.verdict.authorization import external_hosts as external_hosts
+from survey.verdict.dkim import NOT_ASKED, DkimVerdict
 from survey.verdict.policy import DomainLookups, Policy, discover_policy
 from survey.verdict.row import TYPE_OF, Verdict
 from survey.verdict.spf import judged_spf
@@ -35,11 +36,13 @@ def classify(
     weight: int | None = None,
     policy: Policy | None = None,
     dnssec: Dnssec | None = None,
+    dkim: DkimVerdict = NOT_ASKED,
     spf_eval: SpfEvaluation = NO_EVALUATION,
 ) -> Verdict:
     """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already;
-    `dnssec` as `survey.verdict.dnssec` judged it (None: not measured); `spf_eval` the SPF
-    record's evaluation (`survey.scan.spf_tree`; none: not evaluated).
+    `dnssec` as `survey.verdict.dnssec` judged it (None: not measured); `dkim` as
+    `survey.verdict.dkim.judge_dkim` judged the domain's DKIM answers (default: not asked);
+    `spf_eval` the SPF record's evaluation (`survey.scan.spf_tree`; none: not evaluated).
 
     Only the vendors and the §7.1 warnings are worked out per domain; the rest comes from the
     policy's and the SPF answer's columns, shared by every domain with the same answers."""
@@ -82,6 +85,7 @@ def classify(
         spf.count,
         dnssec,
         *walk.columns,  # dmarc9989_status … dmarc9989_warnings
+        *dkim.columns,  # dkim_domainkey_lookup … dkim_warnings
         *spf_eval.columns,  # spf_lookups … spf_unasked_terms
     )
     return Verdict(*row)

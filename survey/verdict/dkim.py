@@ -9,15 +9,19 @@ Pure. Selectors cannot be listed, so the survey asks (RFC 6376 §3.6.2.1 key nam
 A selector "has a key record" when one of its TXT texts parses as a DKIM key record with a `p`
 tag or starts with `v=DKIM1`; revoked keys (`p=` empty) count as found. The provider comes from
 the CNAME target the answer came through (`dkim_providers.csv`), else from the selector itself
-when it implies one (`dkim_selectors.csv`).
+when it implies one (`dkim_selectors.csv`). Any of these questions that fails makes the
+verdict `error` (unresolved: `--retry-unresolved` asks again), a key seen elsewhere included:
+the selector columns would otherwise claim that the failed selector has no key.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from survey import DATA_DIR
 from survey.dns.outcome import TxtAnswer
@@ -49,6 +53,27 @@ class SelectorList:
     selectors: tuple[str, ...]
     providers: Mapping[str, str]
 
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the list as probed (selectors in order, each with its provider): the
+        manifest records it beside the list's name, so that two scans can tell whether they
+        asked the same selectors."""
+        lines = (f"{s},{self.providers.get(s, '')}\n" for s in self.selectors)
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+    def manifest_entry(self) -> dict[str, Any]:
+        """The list as the manifest records it: enough to ask the same selectors again."""
+        return {
+            "list": self.name,
+            "sha256": self.digest,
+            "selectors": list(self.selectors),
+            "providers": dict(sorted(self.providers.items())),
+        }
+
+    @classmethod
+    def from_manifest(cls, entry: Mapping[str, Any]) -> SelectorList:
+        return cls(str(entry["list"]), tuple(entry["selectors"]), dict(entry.get("providers", {})))
+
     @classmethod
     def load(cls, which: str, path: Path = SELECTORS_FILE) -> SelectorList:
         """A bundled tier (`extended` includes `default`), or a CSV file with a `selector`
@@ -59,7 +84,9 @@ class SelectorList:
             tiers = LISTS[: LISTS.index(which) + 1]
             rows = [row for row in rows if row.get("tier") in tiers]
         selectors = tuple(dict.fromkeys(_label(row["selector"], source) for row in rows))
-        providers = {row["selector"]: row["provider"] for row in rows if row.get("provider")}
+        providers = {
+            _label(row["selector"], source): row["provider"] for row in rows if row.get("provider")
+        }
         if not selectors:
             raise InputError(f"DKIM selector list {which}: no selector")
         return cls(which, selectors, providers)
@@ -120,6 +147,21 @@ class DkimVerdict:
     errors: tuple[DkimCode, ...] = ()
     warnings: tuple[DkimCode, ...] = ()
 
+    @property
+    def columns(self) -> tuple[Any, ...]:
+        """The row's DKIM columns, in schema order (`dkim_domainkey_lookup` … `dkim_warnings`)."""
+        return (
+            self.domainkey_lookup,
+            self.status,
+            self.selectors,
+            self.key_types,
+            self.key_bits,
+            self.revoked,
+            self.providers,
+            self.errors,
+            self.warnings,
+        )
+
 
 NOT_ASKED = DkimVerdict(None, None)
 
@@ -140,10 +182,14 @@ def judge_dkim(
         for selector in sorted(answers)
         if (records := _key_records(answers[selector], wildcard_texts))
     }
-    failed = not all(a.is_answer for a in answers.values()) or wildcard_texts is None
+    if wildcard_texts is None or not all(a.is_answer for a in answers.values()):
+        # The selector columns would claim a failed selector has no key, and a failed
+        # wildcard check leaves every text in doubt: unresolved, as any failed lookup.
+        return DkimVerdict(DkimStatus.ERROR, outcome)
     if not keys:
-        status = DkimStatus.ERROR if failed else DkimStatus.NONE_FOUND
-        return DkimVerdict(status, outcome, warnings=_wildcard_warning(wildcard_texts))
+        return DkimVerdict(
+            DkimStatus.NONE_FOUND, outcome, warnings=_wildcard_warning(wildcard_texts)
+        )
     return _found(outcome, keys, lookups.targets or {}, selectors, providers, wildcard_texts)
 
 
@@ -179,8 +225,7 @@ def _found(
     providers: VendorTable,
     wildcard: frozenset[str] | None,
 ) -> DkimVerdict:
-    """`found`: the first record of each selector describes its key (several are flagged).
-    A failed wildcard probe does not undo a key seen: the status says what was found."""
+    """`found`: the first record of each selector describes its key (several are flagged)."""
     first = {selector: records[0] for selector, records in keys.items()}
     problems: list[Problem] = []
     for selector, records in keys.items():

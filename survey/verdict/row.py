@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from survey.schema.codes import Dmarc9989Code, DmarcCode, SpfCode
+from survey.schema.codes import DkimCode, Dmarc9989Code, DmarcCode, SpfCode
 from survey.schema.values import (
+    DkimKeyType,
+    DkimStatus,
     DmarcSource,
     Dnssec,
     DomainType,
@@ -71,6 +73,15 @@ class Verdict:
     dmarc9989_t: str | None
     dmarc9989_errors: tuple[Dmarc9989Code, ...]
     dmarc9989_warnings: tuple[Dmarc9989Code, ...]
+    dkim_domainkey_lookup: Outcome | None
+    dkim_status: DkimStatus | None
+    dkim_selectors: tuple[str, ...]
+    dkim_key_types: tuple[DkimKeyType, ...]
+    dkim_key_bits: tuple[int | None, ...]
+    dkim_revoked: tuple[str, ...]
+    dkim_providers: tuple[str, ...]
+    dkim_errors: tuple[DkimCode, ...]
+    dkim_warnings: tuple[DkimCode, ...]
     spf_lookups: int | None
     spf_void_lookups: int | None
     spf_result: SpfResult | None

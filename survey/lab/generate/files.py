@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from survey.errors import LabError
+from survey.lab.generate.dkim_cases import shared_lines as dkim_shared_lines
 from survey.lab.generate.model import DmarcText, Plan, Published, mix
 from survey.lab.generate.plan import MIN_PER_CASE, evolve, plan_lab
 from survey.lab.generate.reports import Reports, VendorSite, load_vendor_sites
@@ -124,6 +125,7 @@ def _write_zone(
         hosts = sorted({host for site in sites for host in (site.rua_host, site.ruf_host)})
         # RFC 7489 §7.1: vendors accept reports for any domain, hence a wildcard.
         zone.writelines(txt_line(f"*._report._dmarc.{host}", ("v=DMARC1",)) for host in hosts)
+        zone.writelines(dkim_shared_lines())
         zone.writelines(txt_line(name, (record.text,)) for name, record in PROVIDERS.items())
         authorizations: set[str] = set()
         chunk: list[str] = []
@@ -155,6 +157,8 @@ def _domain_lines(own: Published) -> list[str]:
         lines.append(f"{holder}. CNAME {own.cname}.\n")
         holder = own.cname
     lines.extend(txt_line(holder, text.strings) for text in own.dmarc)
+    if own.dkim is not None:
+        lines.extend(own.dkim.lines(name))
     return lines
 
 
@@ -205,18 +209,28 @@ def _cases_table(ranked: list[Plan], plans: list[Plan]) -> pa.Table:
             p.spf,
             p.sub,
             None if p.parent is None else plans[p.parent].name,
+            p.dkim,
         )
         for p in ranked
     ]
     return _columns(rows, schema)
 
 
-CASE_COLUMNS = ("domain", "dmarc_case", "report_case", "spf_case", "sub_case", "parent")
+CASE_COLUMNS = (
+    "domain",
+    "dmarc_case",
+    "report_case",
+    "spf_case",
+    "sub_case",
+    "parent",
+    "dkim_case",
+)
 
 
 def _summary(plans: list[Plan], rows: list[tuple], n: int, seed: int, epoch: int) -> str:
-    status_at, type_at, rfc9989_at = (
-        EXPECTED_SCHEMA.names.index(name) for name in ("dmarc_status", "type", "dmarc9989_status")
+    status_at, type_at, rfc9989_at, dkim_at = (
+        EXPECTED_SCHEMA.names.index(name)
+        for name in ("dmarc_status", "type", "dmarc9989_status", "dkim_status")
     )
     summary = {
         "seed": seed,
@@ -228,11 +242,13 @@ def _summary(plans: list[Plan], rows: list[tuple], n: int, seed: int, epoch: int
             "report": _count(p.report for p in plans if p.report),
             "spf": _count(p.spf for p in plans),
             "sub": _count(p.sub for p in plans if p.sub),
+            "dkim": _count(p.dkim for p in plans),
         },
         "expected": {
             "dmarc_status": _count(row[status_at] for row in rows),
             "type": _count(row[type_at] for row in rows),
             "dmarc9989_status": _count(row[rfc9989_at] for row in rows),
+            "dkim_status": _count(row[dkim_at] for row in rows),
         },
     }
     return json.dumps(summary, indent=2, sort_keys=True) + "\n"

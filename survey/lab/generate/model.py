@@ -3,10 +3,24 @@
 Also the deterministic "randomness" every case draws its details from: a domain's `bits`.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from survey.lab.generate.spf_trees import Rec
+
+
+class DkimTree(Protocol):
+    """What a domain publishes under `_domainkey` (`dkim_cases.DkimTruth`)."""
+
+    @property
+    def exists(self) -> bool: ...
+
+    def lines(self, domain: str) -> list[str]: ...
+
+    def expected(self) -> tuple: ...
+
 
 TOKENS = (
     "google-site-verification=",
@@ -118,6 +132,7 @@ class Plan:
     parent: int | None = None
     reserved: bool = False
     bits: int = 0
+    dkim: str = "absent"  # the DKIM case (dkim_cases.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +144,17 @@ class Published:
     cname: str | None
     spf: SpfTruth
     has_a: bool
+    dkim: DkimTree | None = None  # what sits under `_domainkey.<d>`
 
     @property
     def holds_records(self) -> bool:
-        """Anything at the name or at its `_dmarc` (which makes it exist, RFC 8020 / RFC 4592
-        §2.2: an empty non-terminal exists)."""
-        return bool(self.spf.texts or self.has_a or self.dmarc or self.cname)
+        """Anything at the name, at its `_dmarc` or under its `_domainkey` (which makes it
+        exist, RFC 8020 / RFC 4592 §2.2: an empty non-terminal exists)."""
+        return bool(self.spf.texts or self.has_a or self.dmarc or self.cname or self._dkim_exists)
+
+    @property
+    def _dkim_exists(self) -> bool:
+        return self.dkim is not None and self.dkim.exists
 
 
 def mix(bits: int, salt: int) -> int:

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import replace
 
 from survey.errors import LabError
+from survey.lab.generate.dkim_cases import DKIM_CASES
 from survey.lab.generate.dmarc_cases import DMARC_CASES
 from survey.lab.generate.model import Plan, pick
 from survey.lab.generate.reports import REPORT_CASES
@@ -77,7 +78,18 @@ def plan_lab(n_domains: int, seed: int) -> list[Plan]:
         )
     ]
     rows += _plan_subdomains(rows, n_sub, rng)
-    return _with_reports_and_spf(rows, rng)
+    return _with_dkim(_with_reports_and_spf(rows, rng), seed)
+
+
+def _with_dkim(plans: list[Plan], seed: int) -> list[Plan]:
+    """The DKIM case of every domain that exists, drawn apart (its own random stream), so that
+    the other dimensions stay what they were before the lab had DKIM."""
+    rng = random.Random(f"{seed}/dkim")
+    publishing = [i for i, plan in enumerate(plans) if plan.sub != "nonexistent"]
+    cases = _Weighted({case: spec[0] for case, spec in DKIM_CASES.items()})
+    for index, (case, _) in zip(publishing, cases.assign(len(publishing), rng), strict=True):
+        plans[index] = replace(plans[index], dkim=case)
+    return plans
 
 
 def _plan_subdomains(orgs: list[tuple], count: int, rng: random.Random) -> list[tuple]:
@@ -146,7 +158,19 @@ def evolve(plans: list[Plan], epoch: int, seed: int) -> list[Plan]:
             else plan
             for index, plan in enumerate(plans)
         ]
+        plans = _new_dkim(plans, rng)
     return plans
+
+
+def _new_dkim(plans: list[Plan], rng: random.Random) -> list[Plan]:
+    """A month's new DKIM adopters: a few domains without keys start signing with a provider
+    (the draws come after the month's other changes, which they leave as they were)."""
+    return [
+        replace(plan, dkim=rng.choice(("m365", "google", "rsa2048")))
+        if plan.dkim == "absent" and plan.sub != "nonexistent" and rng.random() < 0.02
+        else plan
+        for plan in plans
+    ]
 
 
 def _change(plan: Plan, is_parent: bool, rng: random.Random, reports: _Weighted) -> Plan:

@@ -1,11 +1,12 @@
 """The truth of a lab domain: what its records are, and the RFC 7489 verdict on them, worked out
 from what the generator wrote (never by the survey's parsers). The RFC 9989 columns come from
-`truth9989`, appended to the same row."""
+`truth9989`, the DKIM ones from `dkim_cases`, appended to the same row."""
 
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from survey.lab.generate.dkim_cases import DKIM_CASES
 from survey.lab.generate.dmarc_cases import DMARC_CASES
 from survey.lab.generate.model import DmarcText, Plan, Published, mix
 from survey.lab.generate.reports import REPORT_CASES, Reports
@@ -20,7 +21,8 @@ def publish(plan: Plan, reports: Reports) -> Published:
     cname = f"{plan.name.replace('.', '-')}.policy.ondmarc.com" if plan.dmarc == "cname" else None
     spf = SPF_CASES[plan.spf][1](plan)
     has_a = not spf.texts and plan.sub != "nonexistent" and mix(plan.bits, 60) % 10 < 4
-    return Published(plan, texts, cname, spf, has_a)
+    dkim = DKIM_CASES[plan.dkim][1](plan)
+    return Published(plan, texts, cname, spf, has_a, dkim)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,11 @@ EXPECTED_SCHEMA = pa.schema(
     + [(f"dmarc9989_{name}", pa.string()) for name in ("status", "policy_domain", "org_domain")]
     + [(f"dmarc9989_{name}", pa.string()) for name in ("effective_p", "np", "psd", "t")]
     + [(f"dmarc9989_{name}", pa.list_(pa.string())) for name in ("errors", "warnings")]
+    + [(f"dkim_{name}", pa.string()) for name in ("domainkey_lookup", "status")]
+    + [(f"dkim_{name}", pa.list_(pa.string())) for name in ("selectors", "key_types")]
+    + [("dkim_key_bits", pa.list_(pa.int32()))]
+    + [(f"dkim_{name}", pa.list_(pa.string())) for name in ("revoked", "providers")]
+    + [(f"dkim_{name}", pa.list_(pa.string())) for name in ("errors", "warnings")]
     + [("spf_lookups", pa.int16()), ("spf_void_lookups", pa.int16())]
     + [("spf_result", pa.string()), ("spf_result_reason", pa.string())]
     + [("spf_includes", pa.list_(pa.string())), ("spf_unasked_terms", pa.int16())]
@@ -139,8 +146,12 @@ def expected_row(own: Published, org: Published | None, rfc9989: tuple) -> tuple
         *dmarc_part[4:],
         UNSIGNED,
         *rfc9989,
+        *(own.dkim.expected() if own.dkim is not None else _NO_DKIM),
         *spf_evaluation(own),
     )
+
+
+_NO_DKIM: tuple = ("nxdomain", "absent", [], [], [], [], [], [], [])
 
 
 def spf_evaluation(own: Published) -> tuple:
