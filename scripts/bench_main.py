@@ -8,6 +8,7 @@ loopback port and measures, side by side in one run, `--reps` times each:
   (a3) dnspython  the same questions through a bare dnspython asyncio loop
   (b) scan        `survey scan` end to end: questions, parsing, classification, Parquet
   (b2) scan       the same with `--dns-client aiodns`: c-ares behind the survey's pool
+  (b3) scan       the same as (b) with `--no-spf-eval`: what the SPF evaluation costs (issue 17)
   (c) dnsperf     the server's ceiling, asked the same questions
   (d) checkdmarc  DMARC + SPF checks of 2,000 of the domains (its own venv)
   (b0) scan before  with `--base REV`: `survey scan` of revision REV (its `survey/` and `data/`
@@ -15,11 +16,12 @@ loopback port and measures, side by side in one run, `--reps` times each:
                   repetition, the order alternating: the rate and the questions per domain of
                   this tree against REV's on the same lab and server (issue 12: the RFC 9989 walk)
 
-then prints the medians and the ratios b/a, b/a2, b/c, b/d (b/b0 with `--base`); every scan's
+then prints the medians and the ratios b/a, b/a2, b/b3, b/c, b/d (b/b0 with `--base`), and the
+extra questions per domain the SPF evaluation asked (the manifest's `spf_eval`); every scan's
 row says how many questions it asked per domain (the manifest's counts, the walk's included).
-`--scans-only` leaves out (a), (a2), (a3), (b2), (c) and (d): for comparing two revisions.
-Every scan's verdicts (but b0's) are compared with the lab's expected.parquet, and lost answers
-(timeouts, errors) are counted: both must be 0.
+`--scans-only` leaves out (a), (a2), (a3), (b2), (c) and (d): for comparing two revisions, or
+the scan with and without SPF evaluation. Every scan's verdicts (but b0's) are compared with
+the lab's expected.parquet, and lost answers (timeouts, errors) are counted: both must be 0.
 Finally the memory check scans a generated 5,000,000-line list served mostly as NXDOMAIN and
 reports the scan's peak RSS (`--skip-memory` leaves it out). `--profile` adds a scan under
 py-spy: a flame graph and the share of samples per survey module (scripts/bench_profile.py).
@@ -155,6 +157,7 @@ def scan(
             "pss": usage.peak_pss_mb,
             "asked": asked,  # every question the scan sent (its manifest's counts)
             "walk_asked": walk_asked,  # of which for the RFC 9989 tree walk
+            "spf_eval": manifest["runs"][-1].get("spf_eval"),
         },
     )
     measured.outcomes["lost"] = measured.lost + outcomes["report_auth_unresolved"]
@@ -286,6 +289,11 @@ def table(results: dict[str, list[Measured]], reps: int) -> str:
     lines.append(f"medians of {reps} run(s). ratios of the medians:")
     if results.get(BASE_SCAN):
         lines.extend(_against_base(results["b scan"], results[BASE_SCAN]))
+    if results.get(NO_SPF_EVAL):
+        b3 = _summary(results[NO_SPF_EVAL])
+        ratio = b["domains/s"] / b3["domains/s"]
+        lines.append(f"  b/b3 (scan / without SPF eval.)      {ratio:.3f}")
+        lines.append(spf_eval_line(results["b scan"]))
     if not results.get("a floor"):
         return "\n".join(lines)
     a = _summary(results["a floor"])
@@ -335,6 +343,26 @@ def _against_base(now: list[Measured], before: list[Measured]) -> list[str]:
         f"  questions per domain: before {asked0:.3f}, now {asked:.3f} "
         f"(of which the tree walk {walk:.3f}), ratio {asked / asked0:.3f}",
     ]
+
+
+NO_SPF_EVAL = "b3 no SPF eval"
+
+
+def spf_eval_line(runs: list[Measured]) -> str:
+    """What the SPF evaluation asked beyond the scan's own questions, per domain (its manifest
+    entry, from the last run)."""
+    entry = runs[-1].extra.get("spf_eval") or {}
+    domains = runs[-1].domains or 1
+    by_type = {
+        kind: sum(outcomes.values()) for kind, outcomes in (entry.get("questions") or {}).items()
+    }
+    shown = ", ".join(f"{kind} {count / domains:.3f}" for kind, count in sorted(by_type.items()))
+    return (
+        f"  SPF evaluation: {entry.get('questions_total', 0) / domains:.3f} extra questions per "
+        f"domain ({shown or 'none'}); {entry.get('domains', 0):,} records evaluated, "
+        f"{entry.get('targets_evaluated', 0):,} targets evaluated, "
+        f"{entry.get('targets_reused', 0):,} reused"
+    )
 
 
 # -- the defaults sweep ---------------------------------------------------------------------
@@ -453,7 +481,7 @@ def main() -> None:
     parser.add_argument(
         "--scans-only",
         action="store_true",
-        help="only the scans: no floors, no aiodns scan, no dnsperf, no checkdmarc",
+        help="only the scans (b), (b3), (b0): no floors, aiodns scan, dnsperf or checkdmarc",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
@@ -488,6 +516,10 @@ def main() -> None:
     }
     if python_cd:
         results["d checkdmarc"] = []
+    results[NO_SPF_EVAL] = []
+    if args.scans_only:
+        results = {"b scan": [], NO_SPF_EVAL: [], BASE_SCAN: []}
+        python_cd = None
     mismatches = []
     with KnotServer(lab_dir, receive_buffer=args.server_buffer or None) as knot:
         ns = f"127.0.0.1:{knot.port}"
@@ -515,6 +547,18 @@ def main() -> None:
             shutil.rmtree(folder / "domains", ignore_errors=True)
             if base_tree is not None and rep % 2 == 0:
                 results[BASE_SCAN].append(base_scan(lab_dir, out, rep, ns, args, base_tree, log))
+            say(f"run {rep}/{args.reps}: (b3) survey scan --no-spf-eval")
+            measured, folder = scan(
+                lab_dir / "domains.csv",
+                out,
+                f"bench-no-spf-{rep}",
+                ns,
+                [*args.scan_arg, "--no-spf-eval"],
+                log,
+            )
+            measured.name, measured.questions = NO_SPF_EVAL, count
+            results[NO_SPF_EVAL].append(measured)
+            shutil.rmtree(folder, ignore_errors=True)
             if args.scans_only:
                 continue
             say(f"run {rep}/{args.reps}: (b2) survey scan --dns-client aiodns")
@@ -549,7 +593,7 @@ def main() -> None:
             profiled = profile_scan(lab_dir / "domains.csv", out, ns, log)
         swept = sweep(lab_dir, out, ns, log) if args.sweep else None
         memory = None
-        if not args.skip_memory:
+        if not args.skip_memory and not args.scans_only:
             memory = memory_check(out, lab_dir, ns, args.memory_lines, log)
     asked = len(read_questions(questions))
     if BASE_SCAN in results and not results[BASE_SCAN]:

@@ -253,6 +253,9 @@ def test_a_cluster_scan_gives_the_lab_truth(knot_lab, lab_input, cluster, tmp_pa
     assert set(entry["runner"]["workers"]) <= workers and entry["workers"] >= 1
     questions = sum(entry["questions"].values())
     assert sum(entry["transport"]["tries"].values()) >= questions > 2 * N
+    # each task's SPF evaluations, summed by the parent: one per row with a single record
+    lookups = pq.read_table(summary.folder / "domains", columns=["spf_lookups"])["spf_lookups"]
+    assert entry["spf_eval"]["domains"] == len(lookups) - lookups.null_count > 0
 
 
 @pytest.mark.knot

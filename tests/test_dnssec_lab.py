@@ -66,7 +66,9 @@ def test_the_manifest_counts_dnssec_and_the_cd_questions(
     assert manifest["unresolved"] == truth["bogus"]  # bogus: unresolved, never absent
     transport = manifest["runs"][-1]["transport"]
     assert transport["checking_disabled_questions"] == truth["bogus"]  # one CD question each
-    assert set(transport["question_types"]) == {"TXT"}
+    assert set(transport["question_types"]) == {"TXT", "A", "MX"}  # A, MX: the SPF evaluation's
+    asked = manifest["runs"][-1]["spf_eval"]["questions"]
+    assert set(asked) <= {"TXT", "A", "MX"} and sum(asked["MX"].values()) >= 1
 
 
 def test_the_expired_zones_validate_on_the_day_they_were_signed(

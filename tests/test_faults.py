@@ -90,11 +90,14 @@ def check_row(
     """One domain under faults: right when answered, unresolved (explained) when not."""
     rfc9989 = tuple(c for c in columns if c.startswith("dmarc9989_"))
     dkim = tuple(c for c in columns if c.startswith("dkim_"))
-    columns = tuple(c for c in columns if c not in rfc9989 and c not in dkim)
+    evaluation = tuple(c for c in columns if c in SPF_EVALUATION)
+    columns = tuple(c for c in columns if c not in (*rfc9989, *dkim, *evaluation))
     if rfc9989:
         check_rfc9989(got, want, rfc9989)
     if dkim:
         check_dkim(got, want, dkim)
+    if evaluation:
+        check_spf_evaluation(got, want, evaluation)
     warnings = set(got["dmarc_warnings"] or ())
     if got["type"] is None:
         outcomes = failed_outcomes(got)
@@ -119,6 +122,22 @@ def check_rfc9989(
     answered walk gives the truth."""
     if got["dmarc9989_status"] == "error":
         assert got["dmarc9989_effective_p"] is None and got["dmarc9989_policy_domain"] is None
+    else:
+        assert differing(got, want, columns) == {}, got["domain"]
+
+
+SPF_SYNTAX = ("spf_status", "spf_all", "spf_errors", "spf_warnings")
+SPF_EVALUATION = frozenset(c for c in COMPARED if c.startswith("spf_") and c not in SPF_SYNTAX)
+
+
+def check_spf_evaluation(
+    got: dict[str, object], want: dict[str, object], columns: tuple[str, ...]
+) -> None:
+    """The SPF evaluation asks questions of its own (the include tree): a failed one makes it
+    `temperror`, unresolved, whatever the type says; so does a failed TXT question of the
+    domain itself. An evaluation without a failure gives the truth."""
+    if got["spf_result"] == "temperror" or got["spf_status"] == "error":
+        assert got["spf_result"] == "temperror" and got["spf_result_reason"] is None
     else:
         assert differing(got, want, columns) == {}, got["domain"]
 

@@ -39,7 +39,8 @@ SPEC_COLUMNS = [
     "dmarc9989_effective_p", "dmarc9989_np", "dmarc9989_psd", "dmarc9989_t",
     "dmarc9989_errors", "dmarc9989_warnings", "dkim_domainkey_lookup", "dkim_status",
     "dkim_selectors", "dkim_key_types", "dkim_key_bits", "dkim_revoked", "dkim_providers",
-    "dkim_errors", "dkim_warnings",
+    "dkim_errors", "dkim_warnings", "spf_lookups", "spf_void_lookups", "spf_result",
+    "spf_result_reason", "spf_includes", "spf_unasked_terms",
 ]
 # fmt: on
 

@@ -50,9 +50,13 @@ def test_report_links_exist(english: Path) -> None:
 
 def test_report_has_every_table_in_both_modes(english: Path) -> None:
     csvs = sorted(p.stem for p in (english.parent / "tables").glob("*.csv"))
-    assert len(csvs) == 36  # 15 tables (3 of RFC 9989), the 2 other and the top cut, by 2 units
+    # 15 tables (3 of RFC 9989), the 3 of the SPF evaluation (issue 17), the 2 other and the
+    # top cut, by 2 units
+    assert len(csvs) == 42
     pngs = sorted((english.parent / "charts").glob("*.png"))
-    assert len(pngs) == len(list((english.parent / "charts").glob("*.svg"))) == 36
+    assert len(pngs) == len(list((english.parent / "charts").glob("*.svg"))) == 42
+    text = english.read_text(encoding="utf-8")
+    assert "## SPF: DNS lookups of the whole include tree (limit 10)" in text
     with Image.open(pngs[0]) as image:
         assert image.size == (1920, 1080)
 

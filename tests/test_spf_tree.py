@@ -132,7 +132,7 @@ def test_nested_includes_are_listed_and_macros_marked() -> None:
                  **PROVIDER})  # fmt: skip
     found = evaluate(zone)
     assert found.includes == ("_spf.google.com", "_netblocks.google.com", "_netblocks2.google.com")
-    assert found.unresolved == 1 and zone.asked["A %{l}.x.test"] == 0
+    assert found.unasked == 1 and zone.asked["A %{l}.x.test"] == 0
 
 
 def test_a_shared_target_is_asked_and_evaluated_once_per_run() -> None:
@@ -183,3 +183,99 @@ def test_an_exploding_tree_is_bounded() -> None:
     found = evaluate(Zone({"example.com": "v=spf1 include:l0.test -all", **texts}))
     assert found.result is SpfResult.PERMERROR and found.lookups is not None
     assert 10 < found.lookups <= 10_000
+
+
+def test_evaluations_that_need_each_other_do_not_wait_for_each_other() -> None:
+    """a includes b, b includes a, each evaluated for a domain of its own at the same time:
+    neither waits for the other's unfinished subtree (they share answers, not subtrees)."""
+    zone = Zone({"d1.test": "v=spf1 include:a.test -all", "d2.test": "v=spf1 include:b.test -all",
+                 "a.test": "v=spf1 include:b.test -all",
+                 "b.test": "v=spf1 include:a.test -all"})  # fmt: skip
+    trees = SpfTrees(zone)
+
+    async def both():
+        answers = [TxtAnswer(d, OK, zone.texts[d]) for d in ("d1.test", "d2.test")]
+        together = asyncio.gather(*(trees.evaluate(a.name, a) for a in answers))
+        return await asyncio.wait_for(together, 5)
+
+    found = run(both())
+    assert [(f.lookups, f.reason) for f in found] == [(3, R.INCLUDE_LOOP)] * 2
+    assert zone.asked["TXT a.test"] == 1 and zone.asked["TXT b.test"] == 1
+
+
+def test_a_tree_of_loops_everywhere_is_bounded() -> None:
+    """Twelve names each including the eleven others: every subtree depends on its path, so
+    none is kept; the evaluation still ends, past the limit, having followed at most
+    MAX_TARGETS targets."""
+    names = [f"n{i}.test" for i in range(12)]
+    texts = {n: " ".join(["v=spf1", *(f"include:{m}" for m in names if m != n), "-all"])
+             for n in names}  # fmt: skip
+    zone = Zone({"example.com": "v=spf1 include:n0.test -all", **texts})
+    found = evaluate(zone)
+    assert found.result is SpfResult.PERMERROR and found.reason is R.INCLUDE_LOOP  # n1 → n0
+    assert 10 < found.lookups <= 10_000
+    assert sum(zone.asked.values()) == 12  # each name asked once
+
+
+def test_macro_targets_are_listed_as_written_and_bad_names_never_asked() -> None:
+    zone = Zone({"example.com": "v=spf1 include:%{ir}._spf.x.test a:bad..name include: -all"})
+    found = evaluate(zone)
+    assert found.includes == ("%{ir}._spf.x.test",)
+    assert (found.lookups, found.unasked, found.result) == (3, 3, SpfResult.PERMERROR)
+    assert sum(zone.asked.values()) == 0
+
+
+def test_address_and_mx_answers_are_kept_for_the_run() -> None:
+    zone = Zone({f"d{i}.test": "v=spf1 a:relay.test mx:relay.test -all" for i in range(5)},
+                a={"relay.test"}, mx={"relay.test": 2})  # fmt: skip
+    trees = SpfTrees(zone)
+    found = [evaluate(zone, f"d{i}.test", trees) for i in range(5)]
+    assert {(f.lookups, f.voids, f.result) for f in found} == {(2, 0, SpfResult.OK)}
+    assert zone.asked["A relay.test"] == 1 and zone.asked["MX relay.test"] == 1
+    assert trees.counts.questions == Counter({"A ok": 1, "MX ok": 1})
+
+
+def test_a_known_tree_is_evaluated_without_a_task() -> None:
+    zone = Zone({"example.com": "v=spf1 include:_spf.google.com ~all", **PROVIDER})
+    trees = SpfTrees(zone)
+    first = evaluate(zone, trees=trees)
+
+    async def second():
+        return trees.begin("example.com", TxtAnswer("example.com", OK, zone.texts["example.com"]))
+
+    again = run(second())
+    assert again == first and (again.lookups, again.result) == (3, SpfResult.OK)
+    assert trees.counts.targets == 3 and trees.counts.records == 1  # the text judged once
+
+
+def test_the_traced_tree_counts_each_term() -> None:
+    record = "v=spf1 include:_spf.google.com a:gone.test ptr include:missing.test -all"
+    zone = Zone({"example.com": record, **PROVIDER})
+    trees = SpfTrees(zone, trace=True)
+    found = evaluate(zone, trees=trees)
+    top = trees.traces["example.com"]
+    assert (top.lookups, top.voids, top.note) == (found.lookups, found.voids, "include_no_spf")
+    google, gone, ptr, missing = top.children
+    assert (google.term, google.name, google.lookups, len(google.children)) == (
+        "include", "_spf.google.com", 3, 2)  # fmt: skip
+    assert (gone.lookups, gone.voids, gone.note) == (1, 1, "void")
+    assert ptr.note.startswith("not asked")
+    assert (missing.voids, missing.note) == (1, "void (nxdomain)")
+
+
+def test_a_failed_lookup_after_a_permerror_still_leaves_the_columns_unresolved() -> None:
+    """A receiver stops at the 11th lookup; the tree's count needs the failed include too."""
+    zone = Zone({**chain(11), "example.com": "v=spf1 include:d0.test include:slow.test -all"},
+                failing={"slow.test"})  # fmt: skip
+    found = evaluate(zone)
+    assert (found.result, found.reason, found.lookups) == (SpfResult.TEMPERROR, None, 12)
+
+
+def test_a_record_naming_its_own_domain_is_judged_per_domain() -> None:
+    """`v=spf1 a mx -all` asks each domain's own names: never taken from another domain; a
+    text without such a term is judged once."""
+    zone = Zone({"b.test": "v=spf1 a mx -all", "c.test": "v=spf1 a mx -all"},
+                a={"b.test"}, mx={"b.test": 1})  # fmt: skip
+    trees = SpfTrees(zone)
+    at_b, at_c = evaluate(zone, "b.test", trees), evaluate(zone, "c.test", trees)
+    assert (at_b.voids, at_c.voids) == (0, 2) and trees.counts.records == 0

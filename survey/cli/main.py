@@ -124,6 +124,14 @@ def scan(
             help="Check external report destinations (RFC 7489 §7.1).",
         ),
     ] = True,
+    spf_eval: Annotated[
+        bool,
+        typer.Option(
+            "--spf-eval/--no-spf-eval",
+            help="Evaluate each SPF record as a receiver does: its include and redirect tree, "
+            "the 10-lookup and void-lookup limits (the spf_lookups … columns; off: null).",
+        ),
+    ] = True,
     psl_file: Annotated[
         Path | None, typer.Option("--psl", help="Public suffix list file to use.")
     ] = None,
@@ -165,6 +173,7 @@ def scan(
         chunk_size=chunk_size,
         resume=resume,
         report_auth=report_auth,
+        spf_eval=spf_eval,
         psl_path=psl_file,
         workers=workers or (1 if cluster else scan_module.default_workers(settings.concurrency)),
         cluster=cluster,

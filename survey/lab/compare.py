@@ -53,6 +53,12 @@ COMPARED = (
     "dkim_providers",
     "dkim_errors",
     "dkim_warnings",
+    "spf_lookups",
+    "spf_void_lookups",
+    "spf_result",
+    "spf_result_reason",
+    "spf_includes",
+    "spf_unasked_terms",
 )
 #: What a scan through c-ares cannot measure (null in its snapshot): survey/dns/cares.py.
 NOT_MEASURED_BY_AIODNS = ("dnssec",)

@@ -229,16 +229,19 @@ def _write_truth(folder: Path, cases: dict[str, str]) -> None:
 
 def _unresolved(row: dict[str, object]) -> dict[str, object]:
     """The row of a domain none of whose lookups is answered: statuses `error`, no type, no
-    record, no problem found (nothing was read), and `dnssec` bogus."""
+    record, no problem found (nothing was read), `dnssec` bogus, and the SPF evaluation
+    `temperror` (a lookup it needs, the domain's own TXT, failed; no counts, no targets)."""
     blank: dict[str, object] = {}
     for field in EXPECTED_SCHEMA:
         if field.name in ("domain", "org_domain"):
             continue
         blank[field.name] = [] if pa.types.is_list(field.type) else None
     statuses = ("dmarc_status", "spf_status", "dmarc9989_status", "dkim_status")
-    # the DKIM verdict names the outcome of its first question: SERVFAIL, as every one
+    # the DKIM verdict names the outcome of its first question: SERVFAIL, as every one; the SPF
+    # evaluation is temperror (the domain's own TXT failed), without counts or targets
     failed = {"dnssec": BOGUS, "dkim_domainkey_lookup": "servfail"}
-    return blank | dict.fromkeys(statuses, "error") | failed
+    spf = {"spf_result": "temperror", "spf_includes": None}
+    return blank | dict.fromkeys(statuses, "error") | failed | spf
 
 
 # -- serving -------------------------------------------------------------------------------

@@ -74,6 +74,20 @@ _TAG = {
     "t=y": ("t=y (test mode)", "t=y (テストモード)"),
     "t=n": ("t=n", "t=n"),
 }
+_SPF_RESULT = {
+    "ok": ("ok: within the limits", "ok: 上限内"),
+    "syntax": ("syntax error", "構文エラー"),
+    "multiple_records": ("several SPF records", "SPF レコードが複数"),
+    "too_many_lookups": ("over 10 DNS lookups", "DNS 参照が 10 回超"),
+    "too_many_void_lookups": ("over 2 void lookups", "空の参照が 2 回超"),
+    "include_loop": ("include loop", "include のループ"),
+    "redirect_loop": ("redirect loop", "redirect のループ"),
+    "include_no_spf": ("include of a name without SPF", "SPF のない名前を include"),
+    "redirect_no_spf": ("redirect to a name without SPF", "SPF のない名前へ redirect"),
+    "include_permerror": ("included record invalid", "include 先のレコードが無効"),
+    "too_many_mx": ("mx of over 10 names", "mx の名前が 10 超"),
+}
+_SPF_LOOKUPS = {">10": ("over 10 (permerror)", "10 超 (permerror)")}
 _DKIM_STATUS = {
     "found": ("keys found", "鍵あり"),
     "none_found": ("_domainkey, no listed selector", "_domainkey あり・既知セレクタなし"),
@@ -129,6 +143,8 @@ CATEGORY_TEXT: dict[str, dict[str, Pair]] = {
     "dkim": _DKIM_STATUS,
     "dkim_state": _DKIM_STATE,
     "dkim_type": _DKIM_TYPE,
+    "spf_result": _SPF_RESULT,
+    "spf_lookups": _SPF_LOOKUPS,
     "flow_dkim": _FLOW_DKIM,
     "flow_spf": _FLOW_SPF,
     "flow_dmarc": _FLOW_DMARC,

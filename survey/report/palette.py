@@ -70,6 +70,9 @@ COLOURS: dict[str, str] = {
     "problem:warning": YELLOW,
     "count:resolved": BLUE,
     "count:unresolved": UNRESOLVED,
+    # SPF evaluation: within the limits green, over them (a permerror) vermillion
+    "spf_lookups:>10": VERMILLION,
+    "spf_result:ok": BLUISH_GREEN,
     # why RFC 9989's verdict differs from RFC 7489's
     "difference:psd_policy": REDDISH_PURPLE,
     "difference:missing_p": VERMILLION,
@@ -119,6 +122,17 @@ COLOURS.update(
         for status in ("found", "none_found", "absent")
     }
 )
+#: Every permerror reason of the SPF evaluation in the colour of an error.
+COLOURS.update(
+    {
+        f"spf_result:{reason}": VERMILLION
+        for reason in (
+            "syntax", "multiple_records", "too_many_lookups", "too_many_void_lookups",
+            "include_loop", "redirect_loop", "include_no_spf", "redirect_no_spf",
+            "include_permerror", "too_many_mx",
+        )
+    }
+)  # fmt: skip
 #: Categories drawn hatched (bars) or dashed (lines) besides their colour.
 SAMPLED = frozenset({"policy:quarantine_pct", "policy:reject_pct"})
 HATCH = "//"
@@ -137,6 +151,9 @@ FAMILY: dict[str, str] = {
     "policy_sp": "policy",
     "report_types": "report",
     "spf_all": "all",
+    "spf_lookups": "spf_lookups",
+    "spf_results": "spf_result",
+    "spf_senders": "vendor",
     "rua_vendors": "vendor",
     "ruf_vendors": "vendor",
     "rua_other": "vendor",

@@ -152,6 +152,18 @@ TITLES: dict[str, dict[str, str]] = {
         "en": "DMARC × SPF × DKIM: types A–F by DKIM keys",
         "ja": "DMARC × SPF × DKIM: 分類 A–F と DKIM 鍵",
     },
+    "spf_lookups": {
+        "en": "SPF: DNS lookups of the whole include tree (limit 10)",
+        "ja": "SPF: include ツリー全体の DNS 参照回数 (上限 10)",
+    },
+    "spf_results": {
+        "en": "SPF as a receiver evaluates it: result, or why permerror",
+        "ja": "受信側の SPF 評価: 結果と permerror の理由",
+    },
+    "spf_senders": {
+        "en": "Sending services authorized through SPF includes",
+        "ja": "SPF の include で許可された送信サービス",
+    },
     "flow_dkim": {
         "en": "DKIM: signed by the author's domain or a third party",
         "ja": "DKIM 署名: 自ドメイン・第三者・失敗・署名なし",

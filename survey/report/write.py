@@ -29,8 +29,9 @@ from survey.report.charts import Lang
 from survey.report.deck import report_deck, trend_deck
 from survey.report.dkim_trend import dkim_trend_tables
 from survey.report.labels import CODES_OF_TABLE, category_label
+from survey.report.spf_tables import snapshot_spf_tables
 from survey.report.stack import Column, stack_columns, trend_columns
-from survey.report.tallies import Options, tally_snapshot
+from survey.report.tallies import Options, part_files, tally_snapshot
 from survey.report.tally import By, HostNaming, TopBy
 from survey.report.trend import Trend, trend
 from survey.store.snapshot import Snapshot
@@ -279,11 +280,13 @@ def write_report(
     lines += [*_snapshot_facts(snapshot, tallied.rows), ""]
     if "volume" not in by_mode:
         lines += [f"> {words['no_volume']}", ""]
-    for name in by_mode["domains"]:
+    spf = snapshot_spf_tables(part_files(snapshot), tuple(by_mode))  # issue 17: own module
+    for name in (*by_mode["domains"], *spf["domains"]):
+        tables_of = by_mode if name in by_mode["domains"] else spf
         lines += [
-            f"## {md_escape(charts.title_of(name, by_mode['domains'][name].attrs, language))}"
+            f"## {md_escape(charts.title_of(name, tables_of['domains'][name].attrs, language))}"
         ]
-        for by, tables in by_mode.items():
+        for by, tables in tables_of.items():
             lines += ["", f"### {words[by]}", ""]
             lines += _section(out, name, by, tables[name], snapshot.label, language, chosen)
         if name == "types":

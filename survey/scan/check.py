@@ -21,6 +21,7 @@ from survey.records.dmarc import DMARC_CODES
 from survey.records.dmarc9989 import DMARC9989_CODES
 from survey.records.spf import SPF_CODES
 from survey.scan.scanner import DomainScanner
+from survey.scan.spf_tree import PoolResolver, SpfNode, SpfTrees
 from survey.schema.codes import DkimCode
 from survey.verdict.dkim import SelectorList
 
@@ -56,10 +57,15 @@ async def _check_all(
 ) -> list[dict[str, Any]]:
     async with ResolverPool(settings) as pool:
         scanner = DomainScanner.standard(pool, report_auth=True, dkim=dkim)
+        trees = scanner.spf_trees = SpfTrees(PoolResolver(pool), trace=True)  # the scan's, traced
         verdicts = await asyncio.gather(
             *(scanner.scan(InputDomain(d, None, None)) for d in domains)
         )
-    return [asdict(v) for v in verdicts]
+    found = [asdict(v) for v in verdicts]
+    for result in found:
+        tree = trees.traces.get(result["domain"])
+        result["spf_tree"] = None if tree is None else asdict(tree)
+    return found
 
 
 def render_text(result: dict[str, Any]) -> str:
@@ -92,6 +98,7 @@ def render_text(result: dict[str, Any]) -> str:
     if result["spf_all"]:
         lines.append(f"    all: {result['spf_all']}")
     lines += _problems(result, "spf", SPF_CODES)
+    lines += _evaluation_lines(result)
     lines.append(f"  DNSSEC {_DNSSEC.get(result.get('dnssec'), result.get('dnssec'))}")
     lines += _dkim_lines(result)
     return "\n".join(lines)
@@ -121,6 +128,43 @@ _DNSSEC = {
     "bogus": "bogus (SERVFAIL; the data is there with CD set: its validation fails)",
     "error": "error (unresolved)",
 }
+
+
+def _evaluation_lines(result: dict[str, Any]) -> list[str]:
+    """The SPF record as a receiver evaluates it: the result, the counts, and the tree of its
+    DNS-querying terms, each with the lookups (and void lookups) it accounts for."""
+    if result.get("spf_result") is None:
+        return []
+    reason = result.get("spf_result_reason")
+    line = f"    evaluation: {result['spf_result']}" + (f" ({reason})" if reason else "")
+    if result.get("spf_lookups") is not None:
+        line += (
+            f", {result['spf_lookups']} lookups (limit 10),"
+            f" {result['spf_void_lookups']} void (limit 2)"
+        )
+        if result.get("spf_unasked_terms"):
+            line += f", {result['spf_unasked_terms']} counted, not asked"
+    lines = [line]
+    tree = result.get("spf_tree")
+    for child in (tree or {}).get("children", ()):
+        lines += _tree_lines(SpfNode(**child) if isinstance(child, dict) else child, 3)
+    return lines
+
+
+def _tree_lines(node: SpfNode | dict[str, Any], depth: int) -> list[str]:
+    if isinstance(node, dict):
+        node = SpfNode(**node)
+    term = node.term if not node.name else f"{node.term}:{node.name}"
+    if node.term == "redirect":
+        term = f"redirect={node.name}"
+    counts = f"{node.lookups} lookup{'s' if node.lookups != 1 else ''}"
+    if node.voids:
+        counts += f", {node.voids} void"
+    note = f"  — {node.note}" if node.note else ""
+    lines = [f"{'  ' * depth}{terminal_safe(term)}  [{counts}]{terminal_safe(note)}"]
+    for child in node.children:
+        lines += _tree_lines(child, depth + 1)
+    return lines
 
 
 def _rfc9989_lines(result: dict[str, Any]) -> list[str]:

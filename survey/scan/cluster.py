@@ -51,6 +51,7 @@ from survey.input.stream import InputDomain
 from survey.scan.jobs import Job, run_jobs
 from survey.scan.runners import Chunks, OnChunk, RunnerOutcome, RunnerSetup, share
 from survey.scan.scanner import DomainScanner, scan_part
+from survey.scan.spf_tree import SpfCounts
 from survey.scan.tuning import shared_tuning
 from survey.store.snapshot import PARTS_DIR, SnapshotWriter
 from survey.verdict import psl
@@ -75,24 +76,27 @@ class ChunkResult:
     types: Counter[str]
     counts: PoolCounts
     worker: str  # the Dask worker that wrote the part
+    spf: SpfCounts = field(default_factory=SpfCounts)  # its SPF evaluations (shared per task)
 
 
 def scan_chunk(setup: RunnerSetup, index: int, chunk: list[InputDomain]) -> ChunkResult:
     """A Dask task: chunk `index` scanned and written whole as part `index`."""
     with shared_tuning():
         _use_psl(setup.psl_path)
-        types, counts = run(_scan(setup, index, chunk))
-    return ChunkResult(len(chunk), types, counts, _worker_address())
+        types, counts, spf = run(_scan(setup, index, chunk))
+    return ChunkResult(len(chunk), types, counts, _worker_address(), spf)
 
 
 async def _scan(
     setup: RunnerSetup, index: int, chunk: list[InputDomain]
-) -> tuple[Counter[str], PoolCounts]:
+) -> tuple[Counter[str], PoolCounts, SpfCounts]:
     writer = SnapshotWriter(setup.folder)  # not entered: the parent holds the snapshot's lock
     async with ResolverPool(setup.settings) as pool:
-        scanner = DomainScanner.standard(pool, setup.report_auth, setup.dkim)
+        scanner = DomainScanner.standard(
+            pool, setup.report_auth, setup.dkim, spf_eval=setup.spf_eval
+        )
         types = await scan_part(scanner, writer, index, chunk, setup.settings.concurrency)
-    return types, pool.counts()
+    return types, pool.counts(), scanner.spf_counts
 
 
 class _Psl:
@@ -169,6 +173,7 @@ class _Seen:
     workers: set[str] = field(default_factory=set)  # those that wrote parts
     resolvers: dict[str, list[str]] = field(default_factory=dict)  # host → system resolvers
     counts: PoolCounts = field(default_factory=PoolCounts)
+    spf: SpfCounts | None = None
 
 
 class DaskRunner:
@@ -212,7 +217,8 @@ class DaskRunner:
                 completed = await run_jobs(jobs, self.setup.chunks_in_flight * threads, stop)
             except OSError as exc:  # the comm to the scheduler broke outside a future
                 raise ClusterError(f"{self._lost()}: {exc}") from None
-        return RunnerOutcome(completed, self.seen.counts)
+        spf = self.seen.spf or SpfCounts(enabled=self.setup.spf_eval)
+        return RunnerOutcome(completed, self.seen.counts, spf=spf)
 
     @contextlib.asynccontextmanager
     async def _client(self) -> AsyncIterator[Client]:
@@ -285,6 +291,7 @@ class DaskRunner:
                 raise self._failure(exc, index) from None
             self.seen.workers.add(result.worker)
             self.seen.counts = self.seen.counts + result.counts
+            self.seen.spf = result.spf if self.seen.spf is None else self.seen.spf + result.spf
             on_chunk(result.domains, result.types)
 
         return job

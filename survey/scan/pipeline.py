@@ -63,6 +63,7 @@ class ScanOptions:
     chunks_in_flight: int = 2
     resume: bool = False
     report_auth: bool = True
+    spf_eval: bool = True  # evaluate SPF records as a receiver does (issue 17)
     psl_path: Path | None = None
     workers: int = 1  # processes scanning chunks (survey/workers.py); 1: this process alone
     cluster: str | None = None  # a Dask scheduler's address: the chunks run on its workers
@@ -167,6 +168,7 @@ def runner_for(options: ScanOptions, folder: Path) -> ChunkRunner:
         options.psl_path,
         options.chunks_in_flight,
         dkim_list(options),
+        options.spf_eval,
     )
     if options.cluster is not None:
         try:  # Dask is an extra, and a heavy import a scan on one machine does without
@@ -261,6 +263,7 @@ async def _scan(
             run_entry["questions"] = question_counts(outcome.counts)
             run_entry["transport"] = transport_counts(outcome.counts)
             run_entry["tree_walk"] = outcome.walk.manifest_entry()
+            run_entry["spf_eval"] = outcome.spf.manifest_entry()
         except BaseException as exc:
             run_entry["runner"] = runner.describe()
             record_failure(writer, manifest, run_entry, exc)
@@ -349,6 +352,7 @@ def _start_manifest(options: ScanOptions, writer: SnapshotWriter, done: set[int]
         "resolver": resolver_settings(options.resolver),
         "report_auth": options.report_auth,
         "dkim": _dkim_entry(options),
+        "spf_eval": options.spf_eval,
         "psl_date": psl.psl_date(),
         "runs": previous.get("runs", []),
     }

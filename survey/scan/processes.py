@@ -36,6 +36,7 @@ from survey.errors import SurveyError
 from survey.input.stream import InputDomain
 from survey.scan.runners import Chunks, OnChunk, RunnerOutcome, RunnerSetup, share
 from survey.scan.scanner import DomainScanner, WalkCounts, scan_part
+from survey.scan.spf_tree import SpfCounts
 from survey.scan.tuning import system_memory_pool, tuned_collector
 from survey.store.snapshot import SnapshotWriter, arrow_without_pandas
 from survey.verdict import psl
@@ -80,7 +81,7 @@ class ProcessRunner:
             completed = await parent.drive(chunks)
         finally:
             parent.shut_down()
-        return RunnerOutcome(completed, parent.counts, parent.walk)
+        return RunnerOutcome(completed, parent.counts, parent.walk, parent.spf)
 
 
 # -- the parent ------------------------------------------------------------------------------
@@ -106,6 +107,7 @@ class _Parent:
         self.reported: set[int] = set()  # workers that sent their final counts
         self.counts = PoolCounts()
         self.walk = WalkCounts()
+        self.spf = SpfCounts(enabled=setup.spf_eval)
 
     async def drive(self, chunks: Any) -> bool:
         loop = asyncio.get_running_loop()
@@ -147,6 +149,7 @@ class _Parent:
         elif kind == "counts":
             self.counts = self.counts + rest[0]
             self.walk = self.walk + rest[1]
+            self.spf = self.spf + rest[2]
             self.reported.add(worker)
         elif kind == "failed":
             raise SurveyError(f"scan worker {worker}: {rest[0]}")
@@ -194,12 +197,12 @@ def _worker_main(setup: RunnerSetup, inbox: Any, outbox: Any, worker: int, paren
     arrow_without_pandas()  # a worker writes parts and never needs pandas
     try:
         with tuned_collector(), system_memory_pool():
-            counts, walk = run(_Worker(setup, inbox, outbox, worker, parent).serve())
+            counts, walk, spf = run(_Worker(setup, inbox, outbox, worker, parent).serve())
     except BaseException as exc:  # told to the parent, then the process ends
         outbox.put(("failed", worker, _why(exc)))
         _leave(outbox, parent)
         raise SystemExit(1) from None
-    outbox.put(("counts", worker, counts, walk))
+    outbox.put(("counts", worker, counts, walk, spf))
     _leave(outbox, parent)
 
 
@@ -224,7 +227,7 @@ class _Worker:
         self.worker = worker
         self.parent = parent
 
-    async def serve(self) -> tuple[PoolCounts, WalkCounts]:
+    async def serve(self) -> tuple[PoolCounts, WalkCounts, SpfCounts]:
         if self.setup.psl_path is not None:
             psl.load(self.setup.psl_path)
         writer = SnapshotWriter(self.setup.folder)
@@ -232,7 +235,10 @@ class _Worker:
         running: set[asyncio.Task[None]] = set()
         failures: list[BaseException] = []
         async with ResolverPool(self.setup.settings) as pool:
-            scanner = DomainScanner.standard(pool, self.setup.report_auth, self.setup.dkim)
+            setup = self.setup
+            scanner = DomainScanner.standard(
+                pool, setup.report_auth, setup.dkim, spf_eval=setup.spf_eval
+            )
             while True:
                 message = await loop.run_in_executor(None, self._next_message)
                 if failures:
@@ -250,7 +256,7 @@ class _Worker:
                 await asyncio.gather(*running, return_exceptions=True)
                 if failures:
                     raise failures[0]
-                return pool.counts(), scanner.walk_counts
+                return pool.counts(), scanner.walk_counts, scanner.spf_counts
 
     def _next_message(self) -> tuple[Any, ...]:
         while True:

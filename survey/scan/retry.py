@@ -2,8 +2,9 @@
 
 A domain is retried when a question it needed ended without a DNS answer: its type is null (the
 DMARC, SPF or organizational DMARC lookup failed), a report-authorization question (RFC 7489
-§7.1) failed (warning `report_auth_unresolved`), or a question of the RFC 9989 tree walk did
-(`dmarc9989_status` `error`), or a DKIM question the verdict needs did (`dkim_status` `error`).
+§7.1) failed (warning `report_auth_unresolved`), a question of the RFC 9989 tree walk did
+(`dmarc9989_status` `error`), a DKIM question the verdict needs did (`dkim_status` `error`), or
+one the SPF evaluation needed (`spf_result` `temperror`).
 Every other row is kept as it is.
 
 The snapshot is updated in place, safely. The pass holds the snapshot's lock; the manifest says
@@ -97,6 +98,7 @@ async def _retry(
                 entry["questions"] = question_counts(pool.counts())
                 entry["transport"] = transport_counts(pool.counts())
                 entry["tree_walk"] = scanner.walk_counts.manifest_entry()
+                entry["spf_eval"] = scanner.spf_counts.manifest_entry()
         except BaseException as exc:
             record_failure(writer, manifest, {**entry, **tally}, exc)
             raise
@@ -106,7 +108,8 @@ async def _retry(
 
 def _scanner(pool: ResolverPool, manifest: dict[str, Any]) -> DomainScanner:
     report_auth = bool(manifest.get("report_auth", True))  # ask what the scan asked
-    return DomainScanner.standard(pool, report_auth, dkim_of(manifest))
+    spf_eval = bool(manifest.get("spf_eval", False))  # a scan from before it did not evaluate
+    return DomainScanner.standard(pool, report_auth, dkim_of(manifest), spf_eval=spf_eval)
 
 
 def dkim_of(manifest: dict[str, Any]) -> SelectorList | None:

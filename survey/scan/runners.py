@@ -21,6 +21,7 @@ from survey.dns.settings import ResolverSettings
 from survey.input.stream import InputDomain
 from survey.scan.jobs import Job, run_jobs
 from survey.scan.scanner import DomainScanner, WalkCounts, scan_part
+from survey.scan.spf_tree import SpfCounts
 from survey.store.snapshot import SnapshotWriter
 from survey.verdict.dkim import SelectorList
 
@@ -39,6 +40,7 @@ class RunnerSetup:
     psl_path: Path | None
     chunks_in_flight: int
     dkim: SelectorList | None = None  # the DKIM selectors to probe; None: --no-dkim
+    spf_eval: bool = True  # evaluate SPF records as a receiver (`--no-spf-eval`: not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class RunnerOutcome:
     completed: bool  # False: stopped before every chunk was scanned
     counts: PoolCounts  # the DNS questions and tries of every process, summed
     walk: WalkCounts = field(default_factory=WalkCounts)  # the RFC 9989 tree walks, summed
+    spf: SpfCounts = field(default_factory=SpfCounts)  # the SPF evaluations, summed
 
 
 class ChunkRunner(Protocol):
@@ -85,10 +88,12 @@ class LocalRunner:
         setup = self.setup
         writer = SnapshotWriter(setup.folder)
         async with ResolverPool(setup.settings) as pool:
-            scanner = DomainScanner.standard(pool, setup.report_auth, setup.dkim)
+            scanner = DomainScanner.standard(
+                pool, setup.report_auth, setup.dkim, spf_eval=setup.spf_eval
+            )
             jobs = (self._job(scanner, writer, index, chunk, on_chunk) for index, chunk in chunks)
             completed = await run_jobs(jobs, setup.chunks_in_flight, stop)
-        return RunnerOutcome(completed, pool.counts(), scanner.walk_counts)
+        return RunnerOutcome(completed, pool.counts(), scanner.walk_counts, scanner.spf_counts)
 
     def _job(
         self,

@@ -7,7 +7,9 @@ not); then the RFC 9989 DNS Tree Walk, `_dmarc.<name>` for the names above `d` i
 authorization names of external report destinations. Which are needed is decided by the
 verdict package (`needs_unchecked`, `walk_goes_on`, `needs_org_lookup`,
 `authorization_names`); this module only asks them. The DKIM questions (`dkim_probe.py`) run
-beside these: `_domainkey.<d>` with the first two, the selectors while the rest are asked.
+beside these: `_domainkey.<d>` with the first two, the selectors while the rest are asked. So
+does the SPF record's evaluation as a receiver would do it (`survey.scan.spf_tree`: its include
+and redirect tree).
 
 The `_dmarc` names above a domain (the walk's, and the §6.6.3 organizational one, usually one
 of them) are shared by many domains (`_dmarc.com`, `_dmarc.co.jp`, an organization's own for
@@ -36,6 +38,7 @@ from survey.dns.wire import QueryFlags
 from survey.input.stream import InputDomain
 from survey.scan.dkim_probe import DkimProbe
 from survey.scan.jobs import write_part_whole
+from survey.scan.spf_tree import PoolResolver, SpfCounts, SpfTrees
 from survey.schema.values import Dnssec, Outcome
 from survey.store.snapshot import SCHEMA, SnapshotWriter, rows_to_table
 from survey.verdict import psl
@@ -45,6 +48,7 @@ from survey.verdict.dkim import NOT_ASKED, SelectorList
 from survey.verdict.dnssec import dnssec_state, needs_unchecked
 from survey.verdict.policy import DomainLookups, discover_policy, needs_org_lookup
 from survey.verdict.row import VERDICT_FIELDS, Verdict
+from survey.verdict.spf_eval import NO_EVALUATION, SpfEvaluation
 from survey.verdict.treewalk import names_above, walk_goes_on
 from survey.verdict.vendors import VendorTable
 
@@ -89,6 +93,7 @@ class DomainScanner:
         vendors: VendorTable,
         report_auth: bool,
         dkim: SelectorList | None = None,
+        spf_eval: bool = True,
     ) -> None:
         self._pool = pool
         self._dkim = DkimProbe(pool, dkim) if dkim is not None else None
@@ -99,14 +104,25 @@ class DomainScanner:
         # the first question for each shared name not yet kept: in flight, or just answered
         self._asking: dict[str, asyncio.Future[TxtAnswer]] = {}
         self.walk_counts = WalkCounts()
+        self.spf_trees = SpfTrees(PoolResolver(pool)) if spf_eval else None
 
     @classmethod
     def standard(
-        cls, pool: ResolverPool, report_auth: bool, dkim: SelectorList | None = None
+        cls,
+        pool: ResolverPool,
+        report_auth: bool,
+        dkim: SelectorList | None = None,
+        spf_eval: bool = True,
     ) -> DomainScanner:
         """A scanner with the bundled (or `psl.load`ed) suffix list and the vendor table; the
-        DKIM questions with the selector list `dkim` (None: not asked)."""
-        return cls(pool, psl.organizational_domain, VendorTable.load(), report_auth, dkim)
+        DKIM questions with the selector list `dkim` (None: not asked); SPF records evaluated
+        as a receiver does unless `spf_eval` is False."""
+        return cls(pool, psl.organizational_domain, VendorTable.load(), report_auth, dkim, spf_eval)
+
+    @property
+    def spf_counts(self) -> SpfCounts:
+        """What the SPF evaluations of this scanner asked (none: switched off)."""
+        return self.spf_trees.counts if self.spf_trees else SpfCounts(enabled=False)
 
     async def scan(self, item: InputDomain) -> Verdict:
         domain = item.domain
@@ -117,6 +133,8 @@ class DomainScanner:
         spf_future = pool.txt(domain, QueryFlags.DNSSEC)
         dkim = self._dkim.start(domain) if self._dkim is not None else None
         dmarc, spf = await dmarc_future, await spf_future
+        trees = self.spf_trees  # evaluated beside the questions below (a task when it asks)
+        spf_eval = trees.begin(domain, spf) if trees else NO_EVALUATION
         if dkim is not None:
             await dkim.go_on()  # the selectors in flight while the rest is asked
         dnssec = await self._dnssec(domain, spf)
@@ -135,8 +153,18 @@ class DomainScanner:
                 answers = {name: await future for name, future in zip(names, futures, strict=True)}
                 lookups = DomainLookups(domain, org, dmarc, spf, org_answer, answers, walk)
         keys = await dkim.verdict() if dkim is not None else NOT_ASKED
+        if not isinstance(spf_eval, SpfEvaluation):
+            spf_eval = await spf_eval
         return classify(
-            lookups, self._org_of, self._vendors, item.rank, item.weight, policy, dnssec, keys
+            lookups,
+            self._org_of,
+            self._vendors,
+            item.rank,
+            item.weight,
+            policy,
+            dnssec,
+            keys,
+            spf_eval,
         )
 
     async def _dnssec(self, domain: str, answer: TxtAnswer) -> Dnssec | None:

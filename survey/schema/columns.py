@@ -25,6 +25,8 @@ from survey.schema.values import (
     Policy,
     ReportType,
     SpfAll,
+    SpfResult,
+    SpfResultReason,
     Status,
 )
 
@@ -204,6 +206,45 @@ COLUMNS: tuple[Column, ...] = (
         STRINGS,
         "warnings of the key records, and `wildcard_domainkey`",
         DkimCode,
+    ),
+    Column(
+        "spf_lookups",
+        INT16,
+        "DNS-querying terms (include, a, mx, ptr, exists, redirect) over the whole include and"
+        " redirect tree, as a receiver evaluates it (see [SPF evaluation](#spf-evaluation)),"
+        " counted past the limit of 10; null without a single SPF record",
+    ),
+    Column(
+        "spf_void_lookups",
+        INT16,
+        "lookups of that tree answered NXDOMAIN or with no record of the asked type; null"
+        " without a single SPF record",
+    ),
+    Column(
+        "spf_result",
+        STRING,
+        "what the evaluation ends in (`temperror`: a lookup it needs failed, unresolved); null"
+        " without an SPF record or when not evaluated (`--no-spf-eval`)",
+        SpfResult,
+    ),
+    Column(
+        "spf_result_reason",
+        STRING,
+        "why `permerror`: the first condition a receiver meets in evaluation order",
+        SpfResultReason,
+    ),
+    Column(
+        "spf_includes",
+        STRINGS,
+        "the include and redirect targets of the tree, nested ones too, each once in the order"
+        " met (a target holding a macro as written); null without a single SPF record",
+    ),
+    Column(
+        "spf_unasked_terms",
+        INT16,
+        "terms of the tree counted in `spf_lookups` but not asked: a macro in their domain"
+        " (depends on the sender), `ptr` (needs the client's address), or no DNS name; null"
+        " without a single SPF record",
     ),
 )
 

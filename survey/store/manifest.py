@@ -77,6 +77,7 @@ _TALLIED = (
     "dmarc9989_status",
     "dkim_domainkey_lookup",
     "dkim_status",
+    "spf_result",
 )
 
 
@@ -105,6 +106,7 @@ def tally_parts(writer: SnapshotWriter) -> dict[str, Any]:
         "dmarc_status": dict(counts["dmarc_status"]),
         "spf_status": dict(counts["spf_status"]),
         "dmarc9989_status": dict(counts["dmarc9989_status"]),
+        "spf_result": dict(counts["spf_result"]),
         "types": types,
         "dnssec": dict(counts["dnssec"]),
         "dkim_status": dict(counts["dkim_status"]),
@@ -125,9 +127,11 @@ def report_auth_unresolved(table: pa.Table | pa.RecordBatch) -> pa.Array:
 
 def unresolved_rows(table: pa.Table) -> pa.Array:
     """Per row: some question of the domain never got an answer (a retry may still find it):
-    one the type needs, a §7.1 authorization question, one of the RFC 9989 tree walk, or a
-    DKIM one the DKIM verdict needs (the type stays what RFC 7489 makes it)."""
+    one the type needs, a §7.1 authorization question, one of the RFC 9989 tree walk, a DKIM
+    one the DKIM verdict needs, or one the SPF evaluation needs (`spf_result` temperror); the
+    type stays what RFC 7489 makes it."""
     walk_failed = pc.fill_null(pc.equal(table["dmarc9989_status"], "error"), False)
     dkim_failed = pc.fill_null(pc.equal(table["dkim_status"], "error"), False)
+    spf_failed = pc.fill_null(pc.equal(table["spf_result"], "temperror"), False)
     failed = pc.or_(pc.is_null(table["type"]), report_auth_unresolved(table))
-    return pc.or_(pc.or_(failed, walk_failed), dkim_failed)
+    return pc.or_(pc.or_(pc.or_(failed, walk_failed), dkim_failed), spf_failed)

@@ -23,6 +23,7 @@ from survey.verdict.dkim import NOT_ASKED, DkimVerdict
 from survey.verdict.policy import DomainLookups, Policy, discover_policy
 from survey.verdict.row import TYPE_OF, Verdict
 from survey.verdict.spf import judged_spf
+from survey.verdict.spf_eval import NO_EVALUATION, SpfEvaluation
 from survey.verdict.treewalk import existence, own_step, walk_columns
 from survey.verdict.vendors import VendorTable
 
@@ -36,10 +37,12 @@ def classify(
     policy: Policy | None = None,
     dnssec: Dnssec | None = None,
     dkim: DkimVerdict = NOT_ASKED,
+    spf_eval: SpfEvaluation = NO_EVALUATION,
 ) -> Verdict:
     """The verdict row; `policy` is `discover_policy(lookups)` when the caller has it already;
     `dnssec` as `survey.verdict.dnssec` judged it (None: not measured); `dkim` as
-    `survey.verdict.dkim.judge_dkim` judged the domain's DKIM answers (default: not asked).
+    `survey.verdict.dkim.judge_dkim` judged the domain's DKIM answers (default: not asked);
+    `spf_eval` the SPF record's evaluation (`survey.scan.spf_tree`; none: not evaluated).
 
     Only the vendors and the §7.1 warnings are worked out per domain; the rest comes from the
     policy's and the SPF answer's columns, shared by every domain with the same answers."""
@@ -83,6 +86,7 @@ def classify(
         dnssec,
         *walk,  # dmarc9989_status … dmarc9989_warnings
         *dkim.columns,  # dkim_domainkey_lookup … dkim_warnings
+        *spf_eval.columns,  # spf_lookups … spf_unasked_terms
     )
     return Verdict(*row)
 

@@ -18,6 +18,8 @@ from survey.schema.values import (
     Policy,
     ReportType,
     SpfAll,
+    SpfResult,
+    SpfResultReason,
     Status,
 )
 
@@ -26,7 +28,7 @@ from survey.schema.values import (
 class Verdict:
     """One snapshot row (all schema columns but `scanned_at`, which the scan stamps).
 
-    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its 41 fields
+    Not frozen: a scan builds one per domain, and a frozen dataclass sets each of its fields
     through `object.__setattr__` (more than the rest of classify costs). The sequences
     are tuples, shared between rows where they are equal: nothing is meant to change a row."""
 
@@ -80,6 +82,12 @@ class Verdict:
     dkim_providers: tuple[str, ...]
     dkim_errors: tuple[DkimCode, ...]
     dkim_warnings: tuple[DkimCode, ...]
+    spf_lookups: int | None
+    spf_void_lookups: int | None
+    spf_result: SpfResult | None
+    spf_result_reason: SpfResultReason | None
+    spf_includes: tuple[str, ...] | None
+    spf_unasked_terms: int | None
 
 
 VERDICT_FIELDS: tuple[str, ...] = tuple(Verdict.__dataclass_fields__)

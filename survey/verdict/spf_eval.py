@@ -16,8 +16,15 @@ names each term needs and turns the answers into an ordered list of events:
 `replay` walks the events of a whole tree: the counts describe the whole tree (counting goes on
 past the first limit or error: a tree of 23 lookups reports 23), while the result is what a
 receiver stops at: the first condition met in evaluation order (more than 10 lookups, more than
-2 void lookups, or a failure event). Terms whose domain depends on the sender (macros, §7; and
-`ptr`, which needs the client address) are counted and not resolved.
+2 void lookups, or a failure event). A lookup of the tree that failed makes the result
+`temperror` wherever it was met: the counts are then incomplete (a failed include was not
+expanded), so the columns are unresolved, never a count short of the truth (even when a
+receiver would have stopped at a permerror before it). Terms whose domain depends on the
+sender (macros, §7; and `ptr`, which needs the client address) are counted and not resolved
+("unasked"); so is a term whose name cannot be asked at all (empty, or not a DNS name: a
+record with a syntax error).
+
+`SpfEvaluation` is what one domain's evaluation comes to: the `spf_*` evaluation columns.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ def needs(record: SpfRecord, domain: str) -> tuple[Need, ...]:
             ask = Ask.A
         else:
             ask = Ask.MX if term.name == "mx" else Ask.NOTHING
-        if "%" in name or term.name == "ptr":
+        if "%" in name or term.name == "ptr" or not askable(name):
             ask = Ask.NOTHING  # depends on the sender or the client address (§5.5, §7)
         found.append(Need(term.name, ask, name))
     return tuple(found)
@@ -90,6 +97,14 @@ def reachable_terms(record: SpfRecord) -> Iterable[Term]:
     )
     if redirect is not None:
         yield redirect
+
+
+def askable(name: str) -> bool:
+    """A name a DNS question can carry: not empty, at most 253 octets, no empty label, labels
+    of at most 63 octets (a bad one is a syntax error of its record, never a question)."""
+    if not name or len(name) > 253 or not name.isascii():
+        return False
+    return all(0 < len(label) <= 63 for label in name.split("."))
 
 
 def _target(term: Term, domain: str) -> str:
@@ -128,6 +143,30 @@ class Replayed:
     reason: SpfResultReason | None
 
 
+@dataclass(frozen=True, slots=True)
+class SpfEvaluation:
+    """One domain's `spf_*` evaluation columns. `lookups`, `voids`, `includes` and `unasked`
+    are None without a single SPF record (and when not evaluated); `result` is None without an
+    SPF record, `permerror`/`multiple_records` for several, `temperror` when a needed lookup
+    failed (the domain's own TXT question included)."""
+
+    lookups: int | None
+    voids: int | None
+    result: SpfResult | None
+    reason: SpfResultReason | None
+    includes: tuple[str, ...] | None
+    unasked: int | None = None  # terms counted but not asked (macros, ptr, bad names)
+
+    @property
+    def columns(self) -> tuple[object, ...]:
+        """In the order of the snapshot's columns `spf_lookups` … `spf_unasked_terms`."""
+        return (self.lookups, self.voids, self.result, self.reason, self.includes, self.unasked)
+
+
+#: Nothing evaluated: no SPF record, or evaluation switched off (`--no-spf-eval`).
+NO_EVALUATION = SpfEvaluation(None, None, None, None, None)
+
+
 def replay(events: Sequence[Event], syntax: SpfResultReason | None = None) -> Replayed:
     """Count the whole tree; the result is the first condition met in evaluation order.
     `syntax`: a top-level record error (`syntax`, `multiple_records`), met before anything
@@ -145,8 +184,8 @@ def replay(events: Sequence[Event], syntax: SpfResultReason | None = None) -> Re
                 first = SpfResultReason.TOO_MANY_VOID_LOOKUPS
         elif first is None:
             first = event
+    if first == TEMPERROR or TEMPERROR in events:  # incomplete counts: unresolved
+        return Replayed(lookups, voids, SpfResult.TEMPERROR, None)
     if first is None:
         return Replayed(lookups, voids, SpfResult.OK, None)
-    if first == TEMPERROR:
-        return Replayed(lookups, voids, SpfResult.TEMPERROR, None)
     return Replayed(lookups, voids, SpfResult.PERMERROR, SpfResultReason(first))

@@ -15,6 +15,7 @@ from survey.lab.generate.dkim_cases import shared_lines as dkim_shared_lines
 from survey.lab.generate.model import DmarcText, Plan, Published, mix
 from survey.lab.generate.plan import MIN_PER_CASE, evolve, plan_lab
 from survey.lab.generate.reports import Reports, VendorSite, load_vendor_sites
+from survey.lab.generate.spf_trees import PROVIDERS
 from survey.lab.generate.sub_cases import PSD_NAME, PSD_RECORD, extra_records
 from survey.lab.generate.truth import EXPECTED_SCHEMA, expected_row, publish
 from survey.lab.generate.truth9989 import expected_9989
@@ -125,6 +126,7 @@ def _write_zone(
         # RFC 7489 §7.1: vendors accept reports for any domain, hence a wildcard.
         zone.writelines(txt_line(f"*._report._dmarc.{host}", ("v=DMARC1",)) for host in hosts)
         zone.writelines(dkim_shared_lines())
+        zone.writelines(txt_line(name, (record.text,)) for name, record in PROVIDERS.items())
         authorizations: set[str] = set()
         chunk: list[str] = []
         for index, own in enumerate(published):
@@ -140,10 +142,16 @@ def _write_zone(
 
 
 def _domain_lines(own: Published) -> list[str]:
-    name = own.plan.name
-    lines = [txt_line(name, (text,)) for text in own.spf.texts]
+    name, spf = own.plan.name, own.spf
+    address = f"A 192.0.2.{1 + mix(own.plan.bits, 61) % 250}\n"
+    lines = [txt_line(name, (text,)) for text in spf.texts]
     if own.has_a:
-        lines.append(f"{name}. A 192.0.2.{1 + mix(own.plan.bits, 61) % 250}\n")
+        lines.append(f"{name}. {address}")
+    lines += [txt_line(below, (r.text,)) for below, records in spf.names for r in records]
+    lines += [f"{host}. {address}" for host in spf.a]
+    for owner, exchanges in spf.mx:
+        lines += [f"{owner}. MX {10 * (k + 1)} {host}.\n" for k, host in enumerate(exchanges)]
+        lines += [f"{host}. {address}" for host in exchanges]
     holder = f"_dmarc.{name}"
     if own.cname:
         lines.append(f"{holder}. CNAME {own.cname}.\n")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from survey.lab.generate.spf_trees import Rec
+
 
 class DkimTree(Protocol):
     """What a domain publishes under `_domainkey` (`dkim_cases.DkimTruth`)."""
@@ -99,13 +101,22 @@ class DmarcText:
 
 @dataclass(frozen=True, slots=True)
 class SpfTruth:
-    """The TXT records at `<d>` (SPF and others) and the verdict on them."""
+    """The TXT records at `<d>` (SPF and others) and the verdict on them; the names below `<d>`
+    its evaluation reaches (their TXT records), the names with an A record, and the names with
+    MX records (their exchanges), for `spf_trees.evaluate`."""
 
-    texts: tuple[str, ...] = ()
+    records: tuple[Rec, ...] = ()
     status: str = "absent"
     all: str | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    names: tuple[tuple[str, tuple[Rec, ...]], ...] = ()
+    a: tuple[str, ...] = ()
+    mx: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(record.text for record in self.records)
 
 
 @dataclass(frozen=True, slots=True)

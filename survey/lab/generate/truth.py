@@ -11,6 +11,7 @@ from survey.lab.generate.dmarc_cases import DMARC_CASES
 from survey.lab.generate.model import DmarcText, Plan, Published, mix
 from survey.lab.generate.reports import REPORT_CASES, Reports
 from survey.lab.generate.spf_cases import SPF_CASES
+from survey.lab.generate.spf_trees import PROVIDERS, Zone, evaluate
 
 
 def publish(plan: Plan, reports: Reports) -> Published:
@@ -104,7 +105,11 @@ EXPECTED_SCHEMA = pa.schema(
     + [("dkim_key_bits", pa.list_(pa.int32()))]
     + [(f"dkim_{name}", pa.list_(pa.string())) for name in ("revoked", "providers")]
     + [(f"dkim_{name}", pa.list_(pa.string())) for name in ("errors", "warnings")]
+    + [("spf_lookups", pa.int16()), ("spf_void_lookups", pa.int16())]
+    + [("spf_result", pa.string()), ("spf_result_reason", pa.string())]
+    + [("spf_includes", pa.list_(pa.string())), ("spf_unasked_terms", pa.int16())]
 )
+_PROVIDERS = {name: (record,) for name, record in PROVIDERS.items()}
 # Nothing in this zone is signed, and an authoritative server validates nothing: every answer
 # comes without the AD bit. The DNSSEC lab (survey/lab/dnssec.py) states its own.
 UNSIGNED = "insecure"
@@ -142,7 +147,19 @@ def expected_row(own: Published, org: Published | None, rfc9989: tuple) -> tuple
         UNSIGNED,
         *rfc9989,
         *(own.dkim.expected() if own.dkim is not None else _NO_DKIM),
+        *spf_evaluation(own),
     )
 
 
 _NO_DKIM: tuple = ("nxdomain", "absent", [], [], [], [], [], [], [])
+
+
+def spf_evaluation(own: Published) -> tuple:
+    """The `spf_*` evaluation columns, by the generator's own walk over what it wrote for the
+    domain (its record, the names below it, its A and MX records) and the providers' trees."""
+    spf = own.spf
+    if not spf.records:
+        return evaluate(own.plan.name, Zone({}))
+    txt = {**_PROVIDERS, own.plan.name: spf.records, **dict(spf.names)}
+    mx = {owner: len(exchanges) for owner, exchanges in spf.mx}
+    return evaluate(own.plan.name, Zone(txt, frozenset(spf.a), mx))
