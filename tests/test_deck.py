@@ -86,7 +86,7 @@ def test_the_report_deck_reads_back(report_out: Path) -> None:
     assert (deck.slide_width, deck.slide_height) == (WIDTH, HEIGHT)
     slides = list(deck.slides)
     stems = chart_stems(report_out)
-    assert len(stems) == 36 and len(slides) == 2 + len(stems)  # 18 tables by both units
+    assert len(stems) == 42 and len(slides) == 2 + len(stems)  # 21 tables by both units
     title, facts = texts(slides[0])
     assert title == DECK_TEXT["en"]["title"] and not pictures(slides[0])
     assert "snapshot 2026-01" in facts and "12 domains" in facts and "2026-01-01" in facts

@@ -295,7 +295,8 @@ def write_report(
     lines += _dkim_sections(snapshot, out, language, chosen)
     md = _write_md(out, lines)
     if pptx:
-        report_deck(out, snapshot, by_mode, language, source)
+        shown = {by: {**by_mode[by], **spf[by]} for by in by_mode}  # report.md's order
+        report_deck(out, snapshot, shown, language, source)
     return md
 
 
